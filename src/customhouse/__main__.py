@@ -1,0 +1,3 @@
+from customhouse.cli.main import main
+
+main()

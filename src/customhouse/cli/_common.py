@@ -1,0 +1,79 @@
+"""Options and helpers shared by the image commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import click
+
+from customhouse.errors import StorageError, UsageError
+from customhouse.oci.model import Platform
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def image_options(func: F) -> F:
+    func = click.option(
+        "--insecure-registry",
+        "insecure_registries",
+        multiple=True,
+        metavar="HOST[:PORT]",
+        help="Allow plain HTTP to this registry (loopback registries are always allowed).",
+    )(func)
+    func = click.option(
+        "--platform",
+        metavar="OS/ARCH[/VARIANT]",
+        default=None,
+        help="Which manifest of a multi-platform image to use (default linux/amd64).",
+    )(func)
+    return func
+
+
+def parse_platform(value: str | None) -> Platform | None:
+    return Platform.parse(value) if value else None
+
+
+def dump_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=False))
+
+
+@contextmanager
+def atomic_output(path: str, *, force: bool, binary: bool = True) -> Iterator[IO[Any]]:
+    """Write to a temp file beside ``path`` and rename on success; ``-`` is stdout."""
+    if path == "-":
+        if binary and sys.stdout.isatty():
+            raise UsageError("refusing to write a tar to a terminal; use -o FILE or a pipe")
+        yield sys.stdout.buffer if binary else sys.stdout
+        sys.stdout.flush()
+        return
+    target = Path(path)
+    if target.exists() and not force:
+        raise UsageError(f"{path} exists; use --force to overwrite it")
+    if target.is_dir():
+        raise UsageError(f"{path} is a directory")
+    parent = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=parent)
+    except OSError as e:
+        raise StorageError(f"cannot write to {parent}: {e.strerror}") from None
+    ok = False
+    try:
+        with os.fdopen(fd, "wb" if binary else "w") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+        ok = True
+    finally:
+        if not ok:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass

@@ -1,0 +1,194 @@
+"""Content digests (OCI image-spec ``algorithm:encoded``) and verifying streams."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import IO, Any, Protocol
+
+from customhouse.errors import DigestError, DigestMismatchError, LimitExceededError
+
+_ALGORITHMS = {
+    "sha256": (64, hashlib.sha256),
+    "sha512": (128, hashlib.sha512),
+}
+_GRAMMAR = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """A validated content digest. Only constructed through :meth:`parse` or :meth:`of`."""
+
+    algorithm: str
+    hex: str
+
+    @classmethod
+    def parse(cls, text: object) -> Digest:
+        if not isinstance(text, str):
+            raise DigestError(f"digest must be a string, got {type(text).__name__}")
+        if len(text) > 256 or not _GRAMMAR.match(text):
+            raise DigestError(f"malformed digest {_short(text)!r}: expected 'algorithm:hex'")
+        algorithm, _, encoded = text.partition(":")
+        spec = _ALGORITHMS.get(algorithm)
+        if spec is None:
+            raise DigestError(
+                f"unsupported digest algorithm {algorithm!r} in {_short(text)!r}"
+                f" (supported: {', '.join(sorted(_ALGORITHMS))})"
+            )
+        length, _ = spec
+        if len(encoded) != length or not re.fullmatch(r"[0-9a-f]+", encoded):
+            raise DigestError(
+                f"malformed digest {_short(text)!r}: {algorithm} needs {length} lowercase hex digits"
+            )
+        return cls(algorithm, encoded)
+
+    @classmethod
+    def of(cls, data: bytes, algorithm: str = "sha256") -> Digest:
+        return cls(algorithm, _ALGORITHMS[algorithm][1](data).hexdigest())
+
+    def hasher(self) -> Any:
+        return _ALGORITHMS[self.algorithm][1]()
+
+    @property
+    def short(self) -> str:
+        return f"{self.algorithm}:{self.hex[:12]}"
+
+    def __str__(self) -> str:
+        return f"{self.algorithm}:{self.hex}"
+
+    def verify_bytes(self, data: bytes, what: str = "content") -> None:
+        actual = _ALGORITHMS[self.algorithm][1](data).hexdigest()
+        if actual != self.hex:
+            raise DigestMismatchError(
+                f"{what}: digest mismatch, expected {self}, got {self.algorithm}:{actual}",
+                expected=str(self),
+                actual=f"{self.algorithm}:{actual}",
+            )
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class Readable(Protocol):
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
+class VerifyingReader:
+    """Wraps a stream; hashes and counts every byte; checks digest and size at EOF.
+
+    ``expected_size`` (when known, as in a descriptor) is a hard ceiling as well as
+    an exact-length check; ``max_bytes`` is a ceiling when the size is unknown.
+    A mismatch raises :class:`DigestMismatchError` naming ``what`` and the digest.
+    """
+
+    __slots__ = (
+        "_bg",
+        "_bg_slot",
+        "_done",
+        "_expected",
+        "_hasher",
+        "_max",
+        "_raw",
+        "_size",
+        "count",
+        "what",
+    )
+
+    def __init__(
+        self,
+        raw: IO[bytes] | Readable,
+        expected: Digest,
+        *,
+        what: str,
+        expected_size: int | None = None,
+        max_bytes: int | None = None,
+    ) -> None:
+        self._raw = raw
+        self._expected = expected
+        self._hasher = expected.hasher()
+        self._size = expected_size
+        self._max = expected_size if expected_size is not None else max_bytes
+        self._done = False
+        self._bg: Any = None
+        self._bg_slot = -1
+        self.count = 0
+        self.what = what
+
+    def hash_in_background(self, bg: Any) -> None:
+        """Hand hashing to a :class:`~customhouse.walk.hashing.BackgroundHasher`."""
+        self._bg = bg
+        self._bg_slot = bg.add(self._hasher)
+
+    def read(self, n: int = -1, /) -> bytes:
+        if self._done:
+            return b""
+        if n is None or n < 0:
+            chunks: list[bytes] = []
+            while True:
+                chunk = self.read(1 << 20)
+                if not chunk:
+                    return b"".join(chunks)
+                chunks.append(chunk)
+        if self._max is not None:
+            # ask for one byte past the ceiling so oversize input is noticed
+            n = min(n, self._max - self.count + 1)
+        data = self._raw.read(n) if n > 0 else b""
+        if data:
+            self.count += len(data)
+            if self._max is not None and self.count > self._max:
+                if self._size is not None:
+                    raise DigestMismatchError(
+                        f"{self.what}: blob {self._expected} is longer than its declared"
+                        f" size {self._size}",
+                        expected=str(self._expected),
+                    )
+                raise LimitExceededError(
+                    f"{self.what}: blob {self._expected} exceeds the limit of {self._max} bytes"
+                )
+            if self._bg is not None:
+                self._bg.update(self._bg_slot, data)
+            else:
+                self._hasher.update(data)
+            return data
+        self._finish()
+        return b""
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def _finish(self) -> None:
+        self._done = True
+        if self._size is not None and self.count != self._size:
+            raise DigestMismatchError(
+                f"{self.what}: blob {self._expected} is truncated: got {self.count} of"
+                f" {self._size} bytes",
+                expected=str(self._expected),
+            )
+        if self._bg is not None:
+            actual = self._bg.hexdigest(self._bg_slot)
+        else:
+            actual = self._hasher.hexdigest()
+        if actual != self._expected.hex:
+            raise DigestMismatchError(
+                f"{self.what}: digest mismatch for {self._expected}: content hashes to"
+                f" {self._expected.algorithm}:{actual}",
+                expected=str(self._expected),
+                actual=f"{self._expected.algorithm}:{actual}",
+            )
+
+    def drain(self) -> None:
+        """Read to EOF so the digest is checked even if the consumer stopped early."""
+        while self.read(1 << 20):
+            pass
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        close = getattr(self._raw, "close", None)
+        if close is not None:
+            close()

@@ -1,0 +1,263 @@
+"""Walk every layer of an image once, top layer first, with whiteouts applied.
+
+Walking from the top down means each entry's fate is known when it is read: an
+entry is ``visible`` unless a layer above deleted it (whiteout, opaque directory)
+or replaced it. So one streaming pass serves both the final-filesystem view
+(catalogers, export) and the "deleted but still shipped" view (leak rules), and
+nothing is extracted to disk.
+
+Guards (each raises :class:`LayerError` naming the layer and entry): path
+traversal, absolute names, paths through symlinks (symlink escape), hardlinks
+that leave the root, point through a symlink or at nothing, device files, and
+everything the tar reader and decompressor refuse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+from customhouse.errors import LayerError
+from customhouse.limits import DEFAULT_LIMITS, Limits
+from customhouse.sources.interface import Image, Layer
+from customhouse.walk import tar as _tar
+from customhouse.walk.entry import Content, Entry, Kind, ancestors, normalize
+from customhouse.walk.hashing import BackgroundHasher
+from customhouse.walk.stream import LayerStream
+
+WHITEOUT = ".wh."
+OPAQUE = ".wh..wh..opq"
+
+_KINDS = {
+    _tar.REG: Kind.FILE,
+    _tar.AREG: Kind.FILE,
+    _tar.CONT: Kind.FILE,
+    _tar.DIR: Kind.DIR,
+    _tar.SYM: Kind.SYMLINK,
+    _tar.LNK: Kind.HARDLINK,
+    _tar.FIFO: Kind.FIFO,
+}
+
+
+class _Node:
+    __slots__ = ("blocked_by", "children", "defined_in", "min_desc")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _Node] = {}
+        self.defined_in: int | None = None  # lowest layer above with an entry exactly here
+        self.blocked_by: int | None = None  # a layer above hides everything below this path
+        self.min_desc: int | None = None  # lowest layer above with an entry beneath this path
+
+
+class _Upper:
+    """What the layers above the current one did to each path."""
+
+    def __init__(self) -> None:
+        self.root = _Node()
+
+    def hidden_by(self, path: str) -> int | None:
+        node = self.root
+        if not path:
+            return node.defined_in
+        parts = path.split("/")
+        for part in parts[:-1]:
+            nxt = node.children.get(part)
+            if nxt is None:
+                return None
+            if nxt.blocked_by is not None:
+                return nxt.blocked_by
+            node = nxt
+        leaf = node.children.get(parts[-1])
+        if leaf is None:
+            return None
+        if leaf.blocked_by is not None:
+            return leaf.blocked_by
+        return leaf.defined_in
+
+    def node(self, path: str) -> _Node | None:
+        node = self.root
+        for part in path.split("/") if path else ():
+            nxt = node.children.get(part)
+            if nxt is None:
+                return None
+            node = nxt
+        return node
+
+    def mark(self, path: str, layer: int, *, defines: bool, blocks: bool) -> None:
+        node = self.root
+        for part in path.split("/") if path else ():
+            node.min_desc = layer
+            node = node.children.setdefault(part, _Node())
+        if defines:
+            node.defined_in = layer
+        if blocks:
+            node.blocked_by = layer
+
+
+@dataclass(slots=True)
+class LayerStats:
+    layer: int
+    compression: str
+    compressed_bytes: int
+    uncompressed_bytes: int
+    entries: int
+
+
+class Walk:
+    """Iterate ``(entry, content)`` over all layers, top first.
+
+    ``content`` is the tar stream positioned at the entry's data (regular files
+    only, else None): call ``content.read_all()`` or iterate ``content.read_chunks()``
+    before advancing. Unread content is skipped, never buffered.
+    """
+
+    def __init__(self, image: Image, *, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.image = image
+        self.limits = limits
+        self.stats: list[LayerStats] = []
+
+    def __iter__(self) -> Iterator[tuple[Entry, Content | None]]:
+        if self.image.rootfs is not None:
+            from customhouse.walk.rootfs import walk_rootfs
+
+            yield from walk_rootfs(self.image.rootfs, limits=self.limits)
+            return
+        upper = _Upper()
+        pending_links: dict[str, tuple[int, str]] = {}  # hardlink target -> (layer, link path)
+        with BackgroundHasher() as bg:
+            for layer in reversed(self.image.layers):
+                yield from self._walk_layer(layer, upper, pending_links, bg)
+        if pending_links:
+            target, (idx, link) = next(iter(pending_links.items()))
+            raise LayerError(
+                f"hardlink to {target!r}, which no layer provides",
+                layer=self.image.layers[idx].label,
+                entry=link,
+            )
+
+    def _walk_layer(
+        self,
+        layer: Layer,
+        upper: _Upper,
+        pending_links: dict[str, tuple[int, str]],
+        bg: BackgroundHasher,
+    ) -> Iterator[tuple[Entry, Content | None]]:
+        label = layer.label
+        k = layer.index
+        marks: list[tuple[str, bool, bool]] = []  # (path, defines, blocks), applied after the layer
+        symlinks_here: set[str] = set()
+        files_here: dict[str, bool] = {}  # regular files in this layer -> visible
+        with ExitStack() as stack:
+            raw = stack.enter_context(self.image.open_layer(layer))
+            raw.hash_in_background(bg)
+            stream = LayerStream(raw, layer.diff_id, limits=self.limits, label=label, bg=bg)
+            ts = _tar.TarStream(stream.next_chunk, label=label, limits=self.limits)
+            for m in ts:
+                path = normalize(m.name, layer=label)
+                for anc in ancestors(path):
+                    if anc in symlinks_here:
+                        raise LayerError(
+                            f"path goes through the symlink {anc!r} (symlink escape)",
+                            layer=label,
+                            entry=m.name,
+                        )
+                base = path.rsplit("/", 1)[-1]
+                if base.startswith(WHITEOUT):
+                    parent = path[: -len(base)].rstrip("/")
+                    if base == OPAQUE:
+                        marks.append((parent, False, True))
+                    elif not base.startswith(".wh..wh."):  # other AUFS metadata is ignored
+                        target = base[len(WHITEOUT) :]
+                        if target in ("", ".", ".."):
+                            raise LayerError("invalid whiteout name", layer=label, entry=m.name)
+                        marks.append(((parent + "/" + target) if parent else target, True, True))
+                    continue
+                kind = _KINDS.get(m.type)
+                if kind is None:
+                    raise LayerError(
+                        "device file in layer (images must not carry device nodes)",
+                        layer=label,
+                        entry=m.name,
+                    )
+                hidden = upper.hidden_by(path)
+                entry = Entry(
+                    path=path,
+                    kind=kind,
+                    mode=m.mode & 0o7777,
+                    uid=m.uid,
+                    gid=m.gid,
+                    uname=m.uname,
+                    gname=m.gname,
+                    mtime=m.mtime,
+                    size=m.size if kind is Kind.FILE else 0,
+                    linkname=m.linkname,
+                    layer=k,
+                    visible=hidden is None,
+                    hidden_by=hidden,
+                    xattrs=m.xattrs,
+                )
+                if kind is Kind.HARDLINK:
+                    self._check_hardlink(
+                        entry, m.name, label, upper, symlinks_here, files_here, pending_links, marks
+                    )
+                elif kind is Kind.SYMLINK:
+                    self._check_symlink(path, m.name, label, upper)
+                    symlinks_here.add(path)
+                if kind is Kind.FILE:
+                    files_here[path] = entry.visible
+                if kind is not Kind.DIR:
+                    pending_links.pop(path, None)
+                if kind is not Kind.SYMLINK:
+                    symlinks_here.discard(path)
+                marks.append((path, True, kind is not Kind.DIR))
+                yield entry, (ts if kind is Kind.FILE else None)
+            stream.drain()
+            self.stats.append(
+                LayerStats(k, stream.compression, stream.in_bytes, stream.out_bytes, ts.members)
+            )
+        for path, defines, blocks in marks:
+            upper.mark(path, k, defines=defines, blocks=blocks)
+
+    @staticmethod
+    def _check_symlink(path: str, name: str, label: str, upper: _Upper) -> None:
+        """A symlink here with entries beneath it in a layer above: those were written through it."""
+        node = upper.node(path)
+        if node is None or node.min_desc is None:
+            return
+        if node.defined_in is None or node.min_desc < node.defined_in:
+            raise LayerError(
+                "a later layer writes through this symlink (symlink escape)",
+                layer=label,
+                entry=name,
+            )
+
+    @staticmethod
+    def _check_hardlink(
+        entry: Entry,
+        name: str,
+        label: str,
+        upper: _Upper,
+        symlinks_here: set[str],
+        files_here: dict[str, bool],
+        pending: dict[str, tuple[int, str]],
+        marks: list[tuple[str, bool, bool]],
+    ) -> None:
+        target = normalize(entry.linkname, layer=label, entry=name)
+        if not target or target == entry.path:
+            raise LayerError(f"hardlink to {entry.linkname!r} is invalid", layer=label, entry=name)
+        for anc in ancestors(target):
+            if anc in symlinks_here:
+                raise LayerError(
+                    f"hardlink target {entry.linkname!r} goes through the symlink {anc!r}"
+                    " (hardlink escape)",
+                    layer=label,
+                    entry=name,
+                )
+        marks.append((target, False, False))  # lets lower symlinks see the traversal
+        entry.linkname = target
+        if target in files_here:
+            entry.target_hidden = not files_here[target]
+        else:
+            entry.target_hidden = upper.hidden_by(target) is not None
+            pending.setdefault(target, (entry.layer, entry.path))

@@ -1,0 +1,194 @@
+"""Decompress a layer blob once, as a stream, verifying its diffID and bounding its size.
+
+The compression is sniffed from the magic bytes (gzip, zstd, or plain tar) rather
+than trusted from the media type, as container runtimes do. Every decompressed byte
+is hashed for the diffID check; output is capped in absolute size and in ratio to
+the compressed input, so a decompression bomb stops early.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from customhouse.digest import Digest, VerifyingReader
+from customhouse.errors import DigestMismatchError, LayerError, LimitExceededError
+from customhouse.limits import Limits
+
+CHUNK = 1 << 20
+_GZIP = b"\x1f\x8b"
+_ZSTD = b"\x28\xb5\x2f\xfd"
+
+
+class LayerStream:
+    """Iterate decompressed chunks of one layer. ``next_chunk`` returns b"" at the end."""
+
+    def __init__(
+        self,
+        raw: VerifyingReader,
+        diff_id: Digest | None,
+        *,
+        limits: Limits,
+        label: str,
+        bg: Any = None,
+    ) -> None:
+        self._raw = raw
+        self._limits = limits
+        self.label = label
+        self._diff_id = diff_id
+        self._hasher = diff_id.hasher() if diff_id is not None else None
+        self._bg = bg
+        self._slot = bg.add(self._hasher) if (bg is not None and self._hasher is not None) else -1
+        self.out_bytes = 0
+        self._pending = b""
+        self._eof = False
+        head = raw.read(CHUNK)
+        if head[:2] == _GZIP:
+            self.compression = "gzip"
+            from isal import isal_zlib
+
+            self._zlib: Any = isal_zlib
+            self._d: Any = isal_zlib.decompressobj(31)
+            self._pending = head
+        elif head[:4] == _ZSTD:
+            self.compression = "zstd"
+            import zstandard
+
+            self._d = zstandard.ZstdDecompressor(max_window_size=1 << 27).stream_reader(
+                _Prefixed(head, raw),  # type: ignore[arg-type]
+                read_size=CHUNK,
+                read_across_frames=True,
+            )
+        else:
+            self.compression = "none"
+            self._d = None
+            self._pending = head
+
+    @property
+    def in_bytes(self) -> int:
+        return self._raw.count
+
+    def _emit(self, data: bytes) -> bytes:
+        if not data:
+            return data
+        self.out_bytes += len(data)
+        limits = self._limits
+        if self.out_bytes > limits.max_layer_bytes:
+            raise LimitExceededError(
+                f"layer {self.label}: uncompressed size exceeds the limit of"
+                f" {limits.max_layer_bytes} bytes (decompression bomb?)"
+            )
+        if (
+            self.compression != "none"
+            and self.out_bytes > limits.ratio_grace_bytes
+            and self.out_bytes > limits.max_ratio * max(self.in_bytes, 1)
+        ):
+            raise LimitExceededError(
+                f"layer {self.label}: expands more than {limits.max_ratio}:1"
+                f" ({self.in_bytes} compressed bytes gave {self.out_bytes}): decompression bomb"
+            )
+        if self._hasher is not None:
+            if self._bg is not None:
+                self._bg.update(self._slot, data)
+            else:
+                self._hasher.update(data)
+        return data
+
+    def next_chunk(self) -> bytes:
+        try:
+            return self._next()
+        except (DigestMismatchError, LimitExceededError, LayerError):
+            raise
+        except Exception as e:  # zlib.error, zstd.ZstdError, EOFError ...
+            raise LayerError(f"corrupt {self.compression} stream: {e}", layer=self.label) from e
+
+    def _next(self) -> bytes:
+        while not self._eof:
+            if self._d is None:
+                data = self._pending or self._raw.read(CHUNK)
+                self._pending = b""
+                if not data:
+                    self._finish()
+                    return b""
+                return self._emit(data)
+            if self.compression == "gzip":
+                out = self._gzip_step()
+            else:
+                out = self._zstd_step()
+            if out:
+                return self._emit(out)
+        return b""
+
+    def _gzip_step(self) -> bytes:
+        d = self._d
+        if d.unconsumed_tail:
+            return bytes(d.decompress(d.unconsumed_tail, CHUNK))
+        if d.eof:
+            rest = d.unused_data
+            if not rest:
+                rest = self._raw.read(CHUNK)
+            if not rest:
+                self._finish()
+                return b""
+            if rest[:2] != _GZIP:
+                if rest.strip(b"\0"):
+                    raise LayerError("trailing garbage after the gzip stream", layer=self.label)
+                self._pending = b""
+                self._drain_zero_padding()
+                return b""
+            # concatenated gzip members are one stream (RFC 1952)
+            self._d = d = self._zlib.decompressobj(31)
+            return bytes(d.decompress(rest, CHUNK))
+        data = self._pending or self._raw.read(CHUNK)
+        self._pending = b""
+        if not data:
+            raise LayerError("truncated gzip stream (unexpected end of data)", layer=self.label)
+        return bytes(d.decompress(data, CHUNK))
+
+    def _drain_zero_padding(self) -> None:
+        while data := self._raw.read(CHUNK):
+            if data.strip(b"\0"):
+                raise LayerError("trailing garbage after the gzip stream", layer=self.label)
+        self._finish()
+
+    def _zstd_step(self) -> bytes:
+        out = self._d.read(CHUNK)
+        if not out:
+            self._finish()
+        return bytes(out)
+
+    def _finish(self) -> None:
+        if self._eof:
+            return
+        self._eof = True
+        self._raw.drain()  # checks the blob digest and size
+        if self._hasher is not None and self._diff_id is not None:
+            actual = (
+                self._bg.hexdigest(self._slot) if self._bg is not None else self._hasher.hexdigest()
+            )
+            if actual != self._diff_id.hex:
+                raise DigestMismatchError(
+                    f"layer {self.label}: uncompressed content hashes to"
+                    f" {self._diff_id.algorithm}:{actual}, but the config's diffID is"
+                    f" {self._diff_id}; refusing a layer whose diffID lies (layer-cache poisoning)",
+                    expected=str(self._diff_id),
+                    actual=f"{self._diff_id.algorithm}:{actual}",
+                )
+
+    def drain(self) -> None:
+        """Consume the rest so both digests are checked."""
+        while self.next_chunk():
+            pass
+
+
+class _Prefixed:
+    """A reader that returns ``head`` first, then the rest of ``raw``."""
+
+    def __init__(self, head: bytes, raw: VerifyingReader) -> None:
+        self._head = head
+        self._raw = raw
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            head, self._head = self._head, b""
+            return head
+        return self._raw.read(n)

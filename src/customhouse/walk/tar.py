@@ -1,0 +1,391 @@
+"""A streaming tar reader for untrusted layers.
+
+It parses ustar, pax (``x``/``g``) and GNU long-name headers over a chunked byte
+stream, never seeks, never buffers a file's content unless asked, and turns every
+irregularity into a :class:`LayerError` that names the layer and the entry.
+Header blocks are decoded by the stdlib (``TarInfo.frombuf``: checksums, base-256
+numbers, the ustar prefix); extension headers are interpreted here, with limits.
+"""
+
+from __future__ import annotations
+
+import tarfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from customhouse.errors import LayerError, LimitExceededError
+from customhouse.limits import Limits
+
+BLOCK = 512
+_ENC = "utf-8"
+_ERR = "surrogateescape"
+
+# tar type flags
+REG = b"0"
+AREG = b"\0"
+CONT = b"7"
+LNK = b"1"
+SYM = b"2"
+CHR = b"3"
+BLK = b"4"
+DIR = b"5"
+FIFO = b"6"
+_GNU_LONGNAME = b"L"
+_GNU_LONGLINK = b"K"
+_PAX = b"x"
+_PAX_GLOBAL = b"g"
+_SOLARIS_PAX = b"X"
+_GNU_SPARSE = b"S"
+
+FILE_TYPES = frozenset({REG, AREG, CONT})
+KNOWN_TYPES = FILE_TYPES | {LNK, SYM, CHR, BLK, DIR, FIFO}
+
+
+_MAGIC_USTAR = b"ustar\x00"
+
+
+def _num(field: bytes) -> int:
+    """A numeric header field: octal (NUL/space padded) or GNU base-256."""
+    if field and field[0] & 0x80:
+        # base-256: first byte 0x80 (positive) or 0xff (negative)
+        n = int.from_bytes(field[1:], "big")
+        return n if field[0] == 0x80 else n - (1 << (8 * (len(field) - 1)))
+    field = field.split(b"\0", 1)[0].strip(b" ")
+    return int(field, 8) if field else 0
+
+
+def _parse_header(block: bytes, label: str, previous: str | None) -> tarfile.TarInfo:
+    """Decode one 512-byte header block, checking its checksum."""
+    try:
+        chksum = _num(block[148:156])
+    except ValueError:
+        raise LayerError(
+            "malformed tar header (bad checksum field)", layer=label, entry=previous
+        ) from None
+    unsigned = sum(block) - sum(block[148:156]) + 256
+    if chksum != unsigned:
+        signed = unsigned - 2 * sum(b for b in block[:148] + block[156:] if b > 127)
+        if chksum != signed:
+            raise LayerError(
+                "malformed tar header (checksum mismatch)", layer=label, entry=previous
+            )
+    try:
+        info = tarfile.TarInfo(block[0:100].split(b"\0", 1)[0].decode(_ENC, _ERR))
+        info.mode = _num(block[100:108])
+        info.uid = _num(block[108:116])
+        info.gid = _num(block[116:124])
+        info.size = _num(block[124:136])
+        info.mtime = _num(block[136:148])
+        info.type = block[156:157]
+        info.linkname = block[157:257].split(b"\0", 1)[0].decode(_ENC, _ERR)
+        info.uname = block[265:297].split(b"\0", 1)[0].decode(_ENC, _ERR)
+        info.gname = block[297:329].split(b"\0", 1)[0].decode(_ENC, _ERR)
+        info.devmajor = _num(block[329:337])
+        info.devminor = _num(block[337:345])
+    except ValueError:
+        raise LayerError(
+            "malformed tar header (bad numeric field)", layer=label, entry=previous
+        ) from None
+    if block[257:263] == _MAGIC_USTAR:  # POSIX ustar: a prefix extends the name
+        prefix = block[345:500].split(b"\0", 1)[0]
+        if prefix:
+            info.name = prefix.decode(_ENC, _ERR) + "/" + info.name
+    if info.type == b"\0" and info.name.endswith("/"):
+        info.type = tarfile.DIRTYPE  # old tars mark directories by a trailing slash
+    return info
+
+
+@dataclass(slots=True)
+class Member:
+    """One tar member, with extension headers applied. ``name`` is raw (not normalized)."""
+
+    name: str
+    type: bytes
+    mode: int
+    uid: int
+    gid: int
+    uname: str
+    gname: str
+    mtime: float
+    size: int
+    linkname: str
+    devmajor: int
+    devminor: int
+    xattrs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_file(self) -> bool:
+        return self.type in FILE_TYPES
+
+
+class TarStream:
+    """Iterate members of a tar given a ``next_chunk`` callable returning b"" at EOF."""
+
+    def __init__(self, next_chunk: Callable[[], bytes], *, label: str, limits: Limits) -> None:
+        self._next_chunk = next_chunk
+        self._buf = b""
+        self._off = 0
+        self._eof = False
+        self.label = label
+        self.limits = limits
+        self._remaining = 0  # content bytes of the current member not yet consumed
+        self._padding = 0
+        self._current: str | None = None
+        self.members = 0
+        self._global: dict[str, str] = {}
+
+    # -- buffer ------------------------------------------------------------
+    def _available(self) -> int:
+        return len(self._buf) - self._off
+
+    def _fill(self, n: int) -> bool:
+        """Ensure ``n`` bytes are buffered; False at EOF with fewer."""
+        if self._available() >= n:
+            return True
+        rest = self._buf[self._off :] if self._off < len(self._buf) else b""
+        parts = [rest] if rest else []
+        have = len(rest)
+        while have < n and not self._eof:
+            chunk = self._next_chunk()
+            if not chunk:
+                self._eof = True
+                break
+            parts.append(chunk)
+            have += len(chunk)
+        # a single part is kept as is: no copy of the (usually 1 MiB) chunk
+        self._buf = parts[0] if len(parts) == 1 else b"".join(parts)
+        self._off = 0
+        return have >= n
+
+    def _take(self, n: int, what: str) -> bytes:
+        if not self._fill(n):
+            raise LayerError(
+                f"truncated tar stream while reading {what}", layer=self.label, entry=self._current
+            )
+        data = self._buf[self._off : self._off + n]
+        self._off += n
+        return data
+
+    def _skip(self, n: int) -> None:
+        while n > 0:
+            avail = self._available()
+            if avail == 0:
+                if not self._fill(1):
+                    raise LayerError(
+                        "truncated tar stream inside a file's content",
+                        layer=self.label,
+                        entry=self._current,
+                    )
+                avail = self._available()
+            step = min(avail, n)
+            self._off += step
+            n -= step
+
+    # -- content -------------------------------------------------------------
+    def read_chunks(self) -> Iterator[memoryview | bytes]:
+        """Yield the rest of the current member's content in stream-sized pieces."""
+        while self._remaining > 0:
+            avail = self._available()
+            if avail == 0:
+                if not self._fill(1):
+                    raise LayerError(
+                        "truncated tar stream inside a file's content",
+                        layer=self.label,
+                        entry=self._current,
+                    )
+                avail = self._available()
+            step = min(avail, self._remaining)
+            piece = memoryview(self._buf)[self._off : self._off + step]
+            self._off += step
+            self._remaining -= step
+            yield piece
+
+    def read_all(self, limit: int | None = None) -> bytes:
+        if limit is not None and self._remaining > limit:
+            raise LimitExceededError(
+                f"layer {self.label}: entry {self._current!r} is {self._remaining} bytes, limit {limit}"
+            )
+        if self._remaining == 0:
+            return b""
+        if self._fill(self._remaining):
+            data = self._buf[self._off : self._off + self._remaining]
+            self._off += self._remaining
+            self._remaining = 0
+            return data
+        return b"".join(bytes(c) for c in self.read_chunks())
+
+    def _finish_member(self) -> None:
+        if self._remaining:
+            self._skip(self._remaining)
+            self._remaining = 0
+        if self._padding:
+            self._skip(self._padding)
+            self._padding = 0
+
+    # -- headers -------------------------------------------------------------
+    def __iter__(self) -> Iterator[Member]:
+        pax: dict[str, str] = {}
+        longname: str | None = None
+        longlink: str | None = None
+        while True:
+            self._finish_member()
+            if not self._fill(BLOCK):
+                if self._available() == 0:
+                    return  # clean EOF on a block boundary without the end marker
+                raise LayerError("truncated tar header", layer=self.label, entry=self._current)
+            block = self._buf[self._off : self._off + BLOCK]
+            self._off += BLOCK
+            if block == bytes(BLOCK):
+                self._drain_end()
+                return
+            info = _parse_header(block, self.label, self._current)
+            self.members += 1
+            if self.members > self.limits.max_members:
+                raise LimitExceededError(
+                    f"layer {self.label}: more than {self.limits.max_members} tar entries"
+                )
+            t = info.type
+            size = info.size
+            if size < 0:
+                raise LayerError("negative size in tar header", layer=self.label, entry=info.name)
+            if t in (_PAX, _SOLARIS_PAX, _PAX_GLOBAL, _GNU_LONGNAME, _GNU_LONGLINK):
+                if size > self.limits.max_header_bytes:
+                    raise LimitExceededError(
+                        f"layer {self.label}: extension header of {size} bytes after entry"
+                        f" {self._current!r} exceeds the limit of {self.limits.max_header_bytes}"
+                    )
+                payload = self._take(size, "an extension header")
+                self._skip(-size % BLOCK)
+                if t == _GNU_LONGNAME:
+                    longname = self._cstr(payload)
+                elif t == _GNU_LONGLINK:
+                    longlink = self._cstr(payload)
+                elif t == _PAX_GLOBAL:
+                    self._global.update(self._parse_pax(payload))
+                else:
+                    pax.update(self._parse_pax(payload))
+                continue
+            if t == _GNU_SPARSE or any(k.startswith("GNU.sparse") for k in pax):
+                raise LayerError(
+                    "sparse files are not supported in layers", layer=self.label, entry=info.name
+                )
+            if t not in KNOWN_TYPES:
+                raise LayerError(f"unknown tar entry type {t!r}", layer=self.label, entry=info.name)
+            name = longname if longname is not None else info.name
+            linkname = longlink if longlink is not None else info.linkname
+            member = Member(
+                name=name,
+                type=t,
+                mode=info.mode,
+                uid=info.uid,
+                gid=info.gid,
+                uname=info.uname,
+                gname=info.gname,
+                mtime=float(info.mtime),
+                size=size,
+                linkname=linkname,
+                devmajor=info.devmajor,
+                devminor=info.devminor,
+            )
+            if pax or self._global:
+                self._apply_pax(member, {**self._global, **pax})
+            pax = {}
+            longname = longlink = None
+            if t not in FILE_TYPES and member.size:
+                # content on a link, dir or device is a parser-confusion vector: refuse it
+                raise LayerError(
+                    f"non-file entry declares {member.size} bytes of content",
+                    layer=self.label,
+                    entry=member.name,
+                )
+            if len(member.name.encode(_ENC, _ERR)) > self.limits.max_path_bytes:
+                raise LimitExceededError(
+                    f"layer {self.label}: entry name longer than {self.limits.max_path_bytes} bytes"
+                )
+            if member.size > self.limits.max_file_bytes:
+                raise LimitExceededError(
+                    f"layer {self.label}: entry {member.name!r} is {member.size} bytes,"
+                    f" limit {self.limits.max_file_bytes}"
+                )
+            self._current = member.name
+            self._remaining = member.size if t in FILE_TYPES else 0
+            self._padding = -self._remaining % BLOCK
+            yield member
+
+    def _drain_end(self) -> None:
+        """After the end marker only zero padding may follow (read it so digests cover it)."""
+        while True:
+            # Docker ignores data after the end marker; so do we, but it is read for the digests
+            self._off = len(self._buf)
+            if not self._fill(1):
+                return
+
+    def _cstr(self, payload: bytes) -> str:
+        return payload.split(b"\0", 1)[0].decode(_ENC, _ERR)
+
+    def _parse_pax(self, payload: bytes) -> dict[str, str]:
+        out: dict[str, str] = {}
+        pos = 0
+        n = len(payload)
+        while pos < n:
+            if payload[pos] == 0:
+                break
+            sp = payload.find(b" ", pos, pos + 24)
+            if sp < 0:
+                raise LayerError(
+                    "malformed pax header record", layer=self.label, entry=self._current
+                )
+            try:
+                length = int(payload[pos:sp])
+            except ValueError:
+                raise LayerError(
+                    "malformed pax header length", layer=self.label, entry=self._current
+                ) from None
+            end = pos + length
+            if length < 5 or end > n or payload[end - 1 : end] != b"\n":
+                raise LayerError(
+                    "malformed pax header record", layer=self.label, entry=self._current
+                )
+            record = payload[sp + 1 : end - 1]
+            key, eq, value = record.partition(b"=")
+            if not eq:
+                raise LayerError(
+                    "malformed pax header record", layer=self.label, entry=self._current
+                )
+            k = key.decode(_ENC, _ERR)
+            # xattr values are binary; keep them as latin-1 so bytes round-trip
+            out[k] = value.decode("latin-1" if k.startswith("SCHILY.xattr.") else _ENC, _ERR)
+            pos = end
+        return out
+
+    def _apply_pax(self, m: Member, pax: dict[str, str]) -> None:
+        try:
+            if "path" in pax:
+                m.name = pax["path"]
+            if "linkpath" in pax:
+                m.linkname = pax["linkpath"]
+            if "size" in pax:
+                m.size = int(pax["size"])
+            if "uid" in pax:
+                m.uid = int(pax["uid"])
+            if "gid" in pax:
+                m.gid = int(pax["gid"])
+            if "uname" in pax:
+                m.uname = pax["uname"]
+            if "gname" in pax:
+                m.gname = pax["gname"]
+            if "mtime" in pax:
+                m.mtime = float(pax["mtime"])
+        except ValueError:
+            raise LayerError(
+                "malformed numeric field in pax header", layer=self.label, entry=m.name
+            ) from None
+        if m.size < 0:
+            raise LayerError("negative size in pax header", layer=self.label, entry=m.name)
+        for k, v in pax.items():
+            if k.startswith("SCHILY.xattr."):
+                m.xattrs[k[len("SCHILY.xattr.") :]] = v
+        if "\0" in m.name or "\0" in m.linkname:
+            raise LayerError(
+                "NUL byte in entry name", layer=self.label, entry=m.name.replace("\0", "\\0")
+            )
