@@ -15,11 +15,12 @@ from __future__ import annotations
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
 from customhouse.limits import DEFAULT_LIMITS, Limits
-from customhouse.sources.interface import Image
+from customhouse.sources.interface import Image, Layer
 from customhouse.walk.entry import Content, Entry, Kind
 from customhouse.walk.layers import Walk
 
@@ -70,14 +71,20 @@ def _write_member(out: IO[bytes], header: bytes, content: Content | None, size: 
     return written
 
 
-def export_image(image: Image, out: IO[bytes], *, limits: Limits = DEFAULT_LIMITS) -> ExportStats:
+def export_image(
+    image: Image,
+    out: IO[bytes],
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    progress: Callable[[Layer, int], None] | None = None,
+) -> ExportStats:
     stats = ExportStats()
     direct = len(image.layers) <= 1  # one layer (or a rootfs): no spool needed
     spools: dict[int, IO[bytes]] = {}
     deferred: dict[int, list[Entry]] = {}
     dirs: list[tuple[tuple[str, ...], bytes]] = []
     try:
-        for entry, content in Walk(image, limits=limits):
+        for entry, content in Walk(image, limits=limits, progress=progress):
             if not entry.visible:
                 stats.hidden += 1
                 continue

@@ -77,3 +77,32 @@ def atomic_output(path: str, *, force: bool, binary: bool = True) -> Iterator[IO
                 os.unlink(tmp)
             except FileNotFoundError:
                 pass
+
+
+@contextmanager
+def layer_progress(image: Any, verb: str) -> Iterator[Callable[[Any, int], None] | None]:
+    """A rich progress bar over compressed layer bytes, on stderr, only when it is a terminal."""
+    layers = getattr(image, "layers", ())
+    if not sys.stderr.isatty() or not layers:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    total = sum(layer.descriptor.size for layer in layers)
+    done_before: dict[int, int] = {}
+    with Progress(
+        TextColumn(f"{verb} [bold]{{task.fields[layer]}}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(verb, total=total, layer="")
+
+        def update(layer: Any, count: int) -> None:
+            done_before[layer.index] = count
+            bar.update(task, completed=sum(done_before.values()), layer=f"layer {layer.index}")
+
+        yield update

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from customhouse.cli._common import atomic_output, image_options, parse_platform
+from customhouse.cli._common import atomic_output, image_options, layer_progress, parse_platform
 
 
 @click.command("export")
@@ -35,8 +35,9 @@ def export_cmd(
             insecure_registries=insecure_registries,
         ) as img,
         atomic_output(output, force=force) as out,
+        layer_progress(img, "exporting") as progress,
     ):
-        stats = export_image(img, out, limits=limits)
+        stats = export_image(img, out, limits=limits, progress=progress)
     click.echo(
         f"exported {stats.entries} entries ({stats.files} files, {stats.bytes:,} bytes)"
         + (f"; {stats.hidden} entries removed by later layers left out" if stats.hidden else ""),

@@ -14,7 +14,7 @@ everything the tar reader and decompressor refuse.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 
@@ -112,9 +112,16 @@ class Walk:
     before advancing. Unread content is skipped, never buffered.
     """
 
-    def __init__(self, image: Image, *, limits: Limits = DEFAULT_LIMITS) -> None:
+    def __init__(
+        self,
+        image: Image,
+        *,
+        limits: Limits = DEFAULT_LIMITS,
+        progress: Callable[[Layer, int], None] | None = None,
+    ) -> None:
         self.image = image
         self.limits = limits
+        self.progress = progress  # called with (layer, compressed bytes read) about once a MiB
         self.stats: list[LayerStats] = []
 
     def __iter__(self) -> Iterator[tuple[Entry, Content | None]]:
@@ -152,7 +159,15 @@ class Walk:
             raw = stack.enter_context(self.image.open_layer(layer))
             raw.hash_in_background(bg)
             stream = LayerStream(raw, layer.diff_id, limits=self.limits, label=label, bg=bg)
-            ts = _tar.TarStream(stream.next_chunk, label=label, limits=self.limits)
+            next_chunk = stream.next_chunk
+            if self.progress is not None:
+                report = self.progress
+
+                def next_chunk() -> bytes:
+                    report(layer, raw.count)
+                    return stream.next_chunk()
+
+            ts = _tar.TarStream(next_chunk, label=label, limits=self.limits)
             for m in ts:
                 path = normalize(m.name, layer=label)
                 for anc in ancestors(path):
