@@ -153,89 +153,39 @@ class Walk:
         label = layer.label
         k = layer.index
         marks: list[tuple[str, bool, bool]] = []  # (path, defines, blocks), applied after the layer
-        symlinks_here: set[str] = set()
         files_here: dict[str, bool] = {}  # regular files in this layer -> visible
-        with ExitStack() as stack:
-            raw = stack.enter_context(self.image.open_layer(layer))
-            raw.hash_in_background(bg)
-            stream = LayerStream(raw, layer.diff_id, limits=self.limits, label=label, bg=bg)
-            next_chunk = stream.next_chunk
-            if self.progress is not None:
-                report = self.progress
-
-                def next_chunk() -> bytes:
-                    report(layer, raw.count)
-                    return stream.next_chunk()
-
-            ts = _tar.TarStream(next_chunk, label=label, limits=self.limits)
-            for m in ts:
-                path = normalize(m.name, layer=label)
-                for anc in ancestors(path):
-                    if anc in symlinks_here:
-                        raise LayerError(
-                            f"path goes through the symlink {anc!r} (symlink escape)",
-                            layer=label,
-                            entry=m.name,
-                        )
-                base = path.rsplit("/", 1)[-1]
-                if base.startswith(WHITEOUT):
-                    parent = path[: -len(base)].rstrip("/")
-                    if base == OPAQUE:
-                        marks.append((parent, False, True))
-                    elif not base.startswith(".wh..wh."):  # other AUFS metadata is ignored
-                        target = base[len(WHITEOUT) :]
-                        if target in ("", ".", ".."):
-                            raise LayerError("invalid whiteout name", layer=label, entry=m.name)
-                        marks.append(((parent + "/" + target) if parent else target, True, True))
-                    continue
-                kind = _KINDS.get(m.type)
-                if kind is None:
-                    raise LayerError(
-                        "device file in layer (images must not carry device nodes)",
-                        layer=label,
-                        entry=m.name,
-                    )
-                hidden = upper.hidden_by(path)
-                entry = Entry(
-                    path=path,
-                    kind=kind,
-                    mode=m.mode & 0o7777,
-                    uid=m.uid,
-                    gid=m.gid,
-                    uname=m.uname,
-                    gname=m.gname,
-                    mtime=m.mtime,
-                    size=m.size if kind is Kind.FILE else 0,
-                    linkname=m.linkname,
-                    layer=k,
-                    visible=hidden is None,
-                    hidden_by=hidden,
-                    xattrs=m.xattrs,
-                )
-                if kind is Kind.HARDLINK:
-                    self._check_hardlink(
-                        entry, m.name, label, upper, symlinks_here, files_here, pending_links, marks
-                    )
-                elif kind is Kind.SYMLINK:
-                    self._check_symlink(path, m.name, label, upper)
-                    symlinks_here.add(path)
-                if kind is Kind.FILE:
-                    files_here[path] = entry.visible
-                if kind is not Kind.DIR:
-                    pending_links.pop(path, None)
-                if kind is not Kind.SYMLINK:
-                    symlinks_here.discard(path)
-                marks.append((path, True, kind is not Kind.DIR))
-                yield entry, (ts if kind is Kind.FILE else None)
-            stream.drain()
-            self.stats.append(
-                LayerStats(k, stream.compression, stream.in_bytes, stream.out_bytes, ts.members)
-            )
+        for item, content in read_layer(
+            self.image, layer, limits=self.limits, bg=bg, progress=self.progress, stats=self.stats
+        ):
+            if isinstance(item, Whiteout):
+                marks.append((item.path, not item.opaque, True))
+                continue
+            entry = item
+            path = entry.path
+            hidden = upper.hidden_by(path)
+            entry.visible = hidden is None
+            entry.hidden_by = hidden
+            if entry.kind is Kind.HARDLINK:
+                target = entry.linkname
+                marks.append((target, False, False))  # lets lower symlinks see the traversal
+                if target in files_here:
+                    entry.target_hidden = not files_here[target]
+                else:
+                    entry.target_hidden = upper.hidden_by(target) is not None
+                    pending_links.setdefault(target, (k, path))
+            elif entry.kind is Kind.SYMLINK:
+                self._check_symlink(path, label, upper)
+            elif entry.kind is Kind.FILE:
+                files_here[path] = entry.visible
+            if entry.kind is not Kind.DIR:
+                pending_links.pop(path, None)
+            marks.append((path, True, entry.kind is not Kind.DIR))
+            yield entry, content
         for path, defines, blocks in marks:
             upper.mark(path, k, defines=defines, blocks=blocks)
 
     @staticmethod
-    def _check_symlink(path: str, name: str, label: str, upper: _Upper) -> None:
+    def _check_symlink(path: str, label: str, upper: _Upper) -> None:
         """A symlink here with entries beneath it in a layer above: those were written through it."""
         node = upper.node(path)
         if node is None or node.min_desc is None:
@@ -244,35 +194,113 @@ class Walk:
             raise LayerError(
                 "a later layer writes through this symlink (symlink escape)",
                 layer=label,
-                entry=name,
+                entry=path,
             )
 
-    @staticmethod
-    def _check_hardlink(
-        entry: Entry,
-        name: str,
-        label: str,
-        upper: _Upper,
-        symlinks_here: set[str],
-        files_here: dict[str, bool],
-        pending: dict[str, tuple[int, str]],
-        marks: list[tuple[str, bool, bool]],
-    ) -> None:
-        target = normalize(entry.linkname, layer=label, entry=name)
-        if not target or target == entry.path:
-            raise LayerError(f"hardlink to {entry.linkname!r} is invalid", layer=label, entry=name)
-        for anc in ancestors(target):
-            if anc in symlinks_here:
+
+@dataclass(frozen=True, slots=True)
+class Whiteout:
+    """A deletion marker: ``path`` removed (or, if ``opaque``, emptied) for the layers below."""
+
+    path: str
+    opaque: bool
+
+
+def read_layer(
+    image: Image,
+    layer: Layer,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    bg: BackgroundHasher | None = None,
+    progress: Callable[[Layer, int], None] | None = None,
+    stats: list[LayerStats] | None = None,
+) -> Iterator[tuple[Entry | Whiteout, Content | None]]:
+    """One layer on its own: entries and whiteouts in tar order, with the in-layer guards.
+
+    The blob digest and the diffID are verified when the stream ends; a consumer
+    that stops early must not trust what it read (the walk always reads to the end).
+    """
+    label = layer.label
+    k = layer.index
+    symlinks_here: set[str] = set()
+    with ExitStack() as stack:
+        if bg is None:
+            bg = stack.enter_context(BackgroundHasher())
+        raw = stack.enter_context(image.open_layer(layer))
+        raw.hash_in_background(bg)
+        stream = LayerStream(raw, layer.diff_id, limits=limits, label=label, bg=bg)
+        next_chunk = stream.next_chunk
+        if progress is not None:
+            report = progress
+
+            def next_chunk() -> bytes:
+                report(layer, raw.count)
+                return stream.next_chunk()
+
+        ts = _tar.TarStream(next_chunk, label=label, limits=limits)
+        for m in ts:
+            path = normalize(m.name, layer=label)
+            for anc in ancestors(path):
+                if anc in symlinks_here:
+                    raise LayerError(
+                        f"path goes through the symlink {anc!r} (symlink escape)",
+                        layer=label,
+                        entry=m.name,
+                    )
+            base = path.rsplit("/", 1)[-1]
+            if base.startswith(WHITEOUT):
+                parent = path[: -len(base)].rstrip("/")
+                if base == OPAQUE:
+                    yield Whiteout(parent, True), None
+                elif not base.startswith(".wh..wh."):  # other AUFS metadata is ignored
+                    target = base[len(WHITEOUT) :]
+                    if target in ("", ".", ".."):
+                        raise LayerError("invalid whiteout name", layer=label, entry=m.name)
+                    yield Whiteout((parent + "/" + target) if parent else target, False), None
+                continue
+            kind = _KINDS.get(m.type)
+            if kind is None:
                 raise LayerError(
-                    f"hardlink target {entry.linkname!r} goes through the symlink {anc!r}"
-                    " (hardlink escape)",
+                    "device file in layer (images must not carry device nodes)",
                     layer=label,
-                    entry=name,
+                    entry=m.name,
                 )
-        marks.append((target, False, False))  # lets lower symlinks see the traversal
-        entry.linkname = target
-        if target in files_here:
-            entry.target_hidden = not files_here[target]
-        else:
-            entry.target_hidden = upper.hidden_by(target) is not None
-            pending.setdefault(target, (entry.layer, entry.path))
+            linkname = m.linkname
+            if kind is Kind.HARDLINK:
+                linkname = normalize(m.linkname, layer=label, entry=m.name)
+                if not linkname or linkname == path:
+                    raise LayerError(
+                        f"hardlink to {m.linkname!r} is invalid", layer=label, entry=m.name
+                    )
+                for anc in ancestors(linkname):
+                    if anc in symlinks_here:
+                        raise LayerError(
+                            f"hardlink target {m.linkname!r} goes through the symlink {anc!r}"
+                            " (hardlink escape)",
+                            layer=label,
+                            entry=m.name,
+                        )
+            if kind is Kind.SYMLINK:
+                symlinks_here.add(path)
+            else:
+                symlinks_here.discard(path)
+            entry = Entry(
+                path=path,
+                kind=kind,
+                mode=m.mode & 0o7777,
+                uid=m.uid,
+                gid=m.gid,
+                uname=m.uname,
+                gname=m.gname,
+                mtime=m.mtime,
+                size=m.size if kind is Kind.FILE else 0,
+                linkname=linkname,
+                layer=k,
+                xattrs=m.xattrs,
+            )
+            yield entry, (ts if kind is Kind.FILE else None)
+        stream.drain()
+        if stats is not None:
+            stats.append(
+                LayerStats(k, stream.compression, stream.in_bytes, stream.out_bytes, ts.members)
+            )
