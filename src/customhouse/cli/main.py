@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "export_cmd",
         "Write the flattened filesystem of an image as a tar.",
     ),
+    "sbom": ("customhouse.cli.sbom", "sbom_cmd", "List every OS and language package (SBOM)."),
     "versions": (
         "customhouse.cli.versions",
         "versions_group",

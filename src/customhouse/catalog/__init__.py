@@ -1,0 +1,1 @@
+"""Package inventory: catalogers (one module each) run over the layer walk."""

@@ -1,0 +1,285 @@
+"""Index the layers of an image (cached by diffID) and merge them into an inventory.
+
+The index/match split of Clair v4 and Trivy: each layer is analysed on its own,
+into the cataloger results of the files it carries plus its whiteouts. That is a
+pure function of the layer's content, so it is cached under the layer's diffID (the
+walk verifies the diffID, so the cache cannot be poisoned by a lying config). The
+image's inventory is then a merge: for each path, the topmost layer's version,
+unless a whiteout or opaque directory above removed it. A package is attributed to
+the lowest layer from which its file carried it without interruption.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from customhouse.catalog.interface import OS_ECOSYSTEMS, Cataloger, Distro, FileResult, Package
+from customhouse.catalog.osrelease import priority as os_priority
+from customhouse.limits import DEFAULT_LIMITS, Limits
+from customhouse.sources.interface import Image, Layer
+
+CACHE_FORMAT = 1
+
+
+@dataclass(slots=True)
+class LayerAnalysis:
+    diff_id: str
+    files: dict[str, FileResult] = field(default_factory=dict)
+    whiteouts: list[str] = field(default_factory=list)
+    opaques: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": CACHE_FORMAT,
+            "diff_id": self.diff_id,
+            "files": {p: r.to_json() for p, r in self.files.items()},
+            "whiteouts": self.whiteouts,
+            "opaques": self.opaques,
+            "warnings": self.warnings,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> LayerAnalysis:
+        return cls(
+            diff_id=d["diff_id"],
+            files={p: FileResult.from_json(r) for p, r in d["files"].items()},
+            whiteouts=list(d["whiteouts"]),
+            opaques=list(d["opaques"]),
+            warnings=list(d.get("warnings", ())),
+        )
+
+
+@dataclass(slots=True)
+class Inventory:
+    source: str
+    image_digest: str | None
+    distro: Distro | None
+    packages: list[Package]
+    warnings: list[str]
+    layers: list[str]  # diffIDs, bottom first
+    cached_layers: int = 0
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("CUSTOMHOUSE_CACHE_DIR")
+    if base:
+        return Path(base)
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(xdg) / "customhouse"
+
+
+class LayerCache:
+    """Layer analyses as JSON files named by diffID, under a key of the catalogers' versions."""
+
+    def __init__(self, root: Path, catalogers: Sequence[Cataloger]) -> None:
+        sig = "-".join(f"{c.name}.{c.version}" for c in sorted(catalogers, key=lambda c: c.name))
+        import hashlib
+
+        self.dir = (
+            root / "layers" / f"v{CACHE_FORMAT}-{hashlib.sha256(sig.encode()).hexdigest()[:16]}"
+        )
+
+    def _path(self, diff_id: str) -> Path:
+        algo, _, hex_ = diff_id.partition(":")
+        return self.dir / f"{algo}-{hex_}.json"
+
+    def get(self, diff_id: str) -> LayerAnalysis | None:
+        try:
+            with open(self._path(diff_id), "rb") as f:
+                data = json.load(f)
+            analysis = LayerAnalysis.from_json(data)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # absent or unreadable: analyse again
+        return analysis if analysis.diff_id == diff_id else None
+
+    def put(self, analysis: LayerAnalysis) -> None:
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-", suffix=".json")
+            with os.fdopen(fd, "w") as f:
+                json.dump(analysis.to_json(), f, separators=(",", ":"))
+            os.replace(tmp, self._path(analysis.diff_id))
+        except OSError:
+            pass  # a cache that cannot be written is only slower
+
+
+def analyze_layer(
+    image: Image,
+    layer: Layer,
+    catalogers: Sequence[Cataloger],
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    progress: Callable[[Layer, int], None] | None = None,
+) -> LayerAnalysis:
+    from customhouse.walk.entry import Kind
+    from customhouse.walk.layers import Whiteout, read_layer
+
+    out = LayerAnalysis(diff_id=str(layer.diff_id))
+    for item, content in read_layer(image, layer, limits=limits, progress=progress):
+        if isinstance(item, Whiteout):
+            (out.opaques if item.opaque else out.whiteouts).append(item.path)
+            continue
+        if item.kind is not Kind.FILE or content is None:
+            continue
+        _catalog_file(item.path, item.mode, item.size, content, catalogers, out)
+    return out
+
+
+def _catalog_file(
+    path: str,
+    mode: int,
+    size: int,
+    content: Any,
+    catalogers: Sequence[Cataloger],
+    out: LayerAnalysis,
+) -> None:
+    wanting = [c for c in catalogers if c.match(path, mode, size)]
+    if not wanting:
+        return
+    limit = max(c.max_bytes for c in wanting)
+    if size > limit:
+        out.warnings.append(
+            f"{path}: {size} bytes is more than the {limit} a cataloger reads; skipped"
+        )
+        return
+    data = content.read_all(limit)
+    merged = FileResult()
+    for c in wanting:
+        if size > c.max_bytes:
+            merged.warnings.append(f"{path}: too large for the {c.name} cataloger; skipped")
+            continue
+        try:
+            r = c.parse(path, data)
+        except Exception as e:  # a cataloger bug must not sink the scan
+            merged.warnings.append(f"{path}: {c.name} cataloger failed: {type(e).__name__}: {e}")
+            continue
+        merged.packages.extend(r.packages)
+        merged.owned_files.extend(r.owned_files)
+        merged.warnings.extend(r.warnings)
+        if r.distro is not None:
+            merged.distro = r.distro
+    if merged.packages or merged.owned_files or merged.distro or merged.warnings:
+        out.files[path] = merged
+
+
+def analyze_rootfs(
+    image: Image, catalogers: Sequence[Cataloger], *, limits: Limits
+) -> LayerAnalysis:
+    from customhouse.walk.entry import Kind
+    from customhouse.walk.layers import Walk
+
+    out = LayerAnalysis(diff_id="rootfs")
+    for entry, content in Walk(image, limits=limits):
+        if entry.kind is Kind.FILE and content is not None:
+            _catalog_file(entry.path, entry.mode, entry.size, content, catalogers, out)
+    return out
+
+
+def _under(path: str, prefix: str) -> bool:
+    return not prefix or path == prefix or path.startswith(prefix + "/")
+
+
+def merge(analyses: Sequence[LayerAnalysis]) -> tuple[Distro | None, list[Package], list[str]]:
+    """Apply layers bottom first; return the distro, packages and warnings of the final image."""
+    # path -> history of (layer index, result), reset when the path is removed
+    history: dict[str, list[tuple[int, FileResult]]] = {}
+    warnings: list[str] = []
+    for idx, a in enumerate(analyses):
+        for removed in a.whiteouts:
+            for p in [p for p in history if _under(p, removed)]:
+                del history[p]
+        for opaque in a.opaques:
+            for p in [p for p in history if p != opaque and _under(p, opaque)]:
+                del history[p]
+        for path, result in a.files.items():
+            history.setdefault(path, []).append((idx, result))
+        warnings.extend(a.warnings)
+    distro: Distro | None = None
+    for path in sorted(history, key=os_priority):
+        top = history[path][-1][1]
+        if top.distro is not None:
+            distro = top.distro
+            break
+    owned: set[str] = set()
+    for hist in history.values():
+        owned.update(hist[-1][1].owned_files)
+    packages: list[Package] = []
+    for path in sorted(history):
+        hist = history[path]
+        top_idx, top = hist[-1]
+        warnings.extend(top.warnings)
+        for pkg in top.packages:
+            introduced = top_idx
+            ident = (pkg.ecosystem, pkg.name, pkg.version)
+            for idx, res in reversed(hist[:-1]):
+                if any((q.ecosystem, q.name, q.version) == ident for q in res.packages):
+                    introduced = idx
+                else:
+                    break
+            is_owned = pkg.ecosystem not in OS_ECOSYSTEMS and _owned(pkg.path, owned)
+            packages.append(
+                replace(
+                    pkg,
+                    layer=introduced,
+                    layer_diff_id=analyses[introduced].diff_id,
+                    os_owned=pkg.os_owned or is_owned,
+                )
+            )
+    packages.sort(key=lambda p: (p.ecosystem, p.name, p.version, p.path))
+    return distro, packages, warnings
+
+
+def _owned(path: str, owned: set[str]) -> bool:
+    """A language package is OS-owned if its metadata file or directory is in an OS package."""
+    if path in owned:
+        return True
+    parent = path.rsplit("/", 1)[0] if "/" in path else ""
+    return bool(parent) and parent in owned
+
+
+def inventory(
+    image: Image,
+    *,
+    catalogers: Sequence[Cataloger] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+    progress: Callable[[Layer, int], None] | None = None,
+) -> Inventory:
+    if catalogers is None:
+        from customhouse.catalog.registry import default_catalogers
+
+        catalogers = default_catalogers()
+    analyses: list[LayerAnalysis] = []
+    cached = 0
+    if image.rootfs is not None:
+        analyses.append(analyze_rootfs(image, catalogers, limits=limits))
+    else:
+        cache = LayerCache(cache_dir or default_cache_dir(), catalogers) if use_cache else None
+        for layer in image.layers:
+            hit = cache.get(str(layer.diff_id)) if cache else None
+            if hit is not None:
+                analyses.append(hit)
+                cached += 1
+                continue
+            a = analyze_layer(image, layer, catalogers, limits=limits, progress=progress)
+            if cache is not None:
+                cache.put(a)
+            analyses.append(a)
+    distro, packages, warnings = merge(analyses)
+    return Inventory(
+        source=image.source,
+        image_digest=str(image.digest) if image.digest else None,
+        distro=distro,
+        packages=packages,
+        warnings=warnings,
+        layers=[a.diff_id for a in analyses],
+        cached_layers=cached,
+    )

@@ -1,0 +1,173 @@
+"""What a cataloger is, and what it finds.
+
+A cataloger declares which files it needs (:meth:`Cataloger.match`, called for every
+regular file of every layer, so it must be cheap) and parses one file's bytes at a
+time (:meth:`Cataloger.parse`). The walk hands it only the files it matched; nothing
+is extracted to disk. Results are per file and per layer, so they can be cached by
+the layer's diffID and merged across layers with whiteouts applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+# purl types double as our ecosystem names
+DEB = "deb"
+APK = "apk"
+RPM = "rpm"
+PYPI = "pypi"
+NPM = "npm"
+GOLANG = "golang"
+MAVEN = "maven"
+GEM = "gem"
+
+OS_ECOSYSTEMS = frozenset({DEB, APK, RPM})
+
+
+@dataclass(frozen=True, slots=True)
+class Distro:
+    """The operating system of an image, from os-release and friends."""
+
+    id: str  # "debian", "alpine", "rhel", "ubuntu", ...
+    version_id: str | None = None  # "12", "3.19.4"
+    codename: str | None = None  # "bookworm"
+    name: str | None = None
+    pretty_name: str | None = None
+    id_like: tuple[str, ...] = ()
+    source: str = ""  # the file it came from
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "version_id": self.version_id,
+            "codename": self.codename,
+            "name": self.name,
+            "pretty_name": self.pretty_name,
+            "id_like": list(self.id_like),
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Distro:
+        return cls(
+            id=d["id"],
+            version_id=d.get("version_id"),
+            codename=d.get("codename"),
+            name=d.get("name"),
+            pretty_name=d.get("pretty_name"),
+            id_like=tuple(d.get("id_like") or ()),
+            source=d.get("source", ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Package:
+    """One installed package. ``layer``/``layer_diff_id`` are filled in by the merge."""
+
+    ecosystem: str
+    name: str
+    version: str
+    purl: str
+    path: str  # the file it was found in
+    source_name: str | None = None  # OS source package (dpkg Source:, apk origin, rpm SRPM)
+    source_version: str | None = None
+    arch: str | None = None
+    licenses: tuple[str, ...] = ()
+    os_owned: bool = False  # a language package whose files belong to an OS package
+    layer: int | None = None
+    layer_diff_id: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)  # ecosystem-specific metadata
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.ecosystem, self.name, self.version, self.path)
+
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "ecosystem": self.ecosystem,
+            "name": self.name,
+            "version": self.version,
+            "purl": self.purl,
+            "path": self.path,
+        }
+        for k in ("source_name", "source_version", "arch", "layer", "layer_diff_id"):
+            v = getattr(self, k)
+            if v is not None:
+                d[k] = v
+        if self.licenses:
+            d["licenses"] = list(self.licenses)
+        if self.os_owned:
+            d["os_owned"] = True
+        if self.extra:
+            d["extra"] = dict(self.extra)
+        return d
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Package:
+        return cls(
+            ecosystem=d["ecosystem"],
+            name=d["name"],
+            version=d["version"],
+            purl=d["purl"],
+            path=d["path"],
+            source_name=d.get("source_name"),
+            source_version=d.get("source_version"),
+            arch=d.get("arch"),
+            licenses=tuple(d.get("licenses") or ()),
+            os_owned=bool(d.get("os_owned", False)),
+            layer=d.get("layer"),
+            layer_diff_id=d.get("layer_diff_id"),
+            extra=dict(d.get("extra") or {}),
+        )
+
+
+@dataclass(slots=True)
+class FileResult:
+    """What one file yielded: packages, files owned by OS packages, the distro, warnings."""
+
+    packages: list[Package] = field(default_factory=list)
+    owned_files: list[str] = field(default_factory=list)  # normalized paths, no leading "/"
+    distro: Distro | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {}
+        if self.packages:
+            d["packages"] = [p.to_json() for p in self.packages]
+        if self.owned_files:
+            d["owned_files"] = self.owned_files
+        if self.distro is not None:
+            d["distro"] = self.distro.to_json()
+        if self.warnings:
+            d["warnings"] = self.warnings
+        return d
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> FileResult:
+        return cls(
+            packages=[Package.from_json(p) for p in d.get("packages", ())],
+            owned_files=list(d.get("owned_files", ())),
+            distro=Distro.from_json(d["distro"]) if d.get("distro") else None,
+            warnings=list(d.get("warnings", ())),
+        )
+
+
+class Cataloger(Protocol):
+    """One ecosystem's reader. Implementations live one per module in this package."""
+
+    #: stable identifier, also part of the cache key
+    name: str
+    #: bump when parsing changes, to invalidate cached layer analyses
+    version: int
+    #: files larger than this are skipped with a warning (never read whole)
+    max_bytes: int
+
+    def match(self, path: str, mode: int, size: int) -> bool:
+        """Cheap test on every regular file: does this cataloger want it?"""
+        ...
+
+    def parse(self, path: str, data: bytes) -> FileResult:
+        """Parse one file. Must not raise on bad input: report it in ``warnings``."""
+        ...
