@@ -26,10 +26,10 @@ def inventory_json(inv: Any, image: Any) -> dict[str, Any]:
 
 
 def _table(inv: Any) -> str:
+    import io
+
     from rich.console import Console
     from rich.table import Table
-
-    import io
 
     console = Console(file=io.StringIO(), record=True, soft_wrap=False, width=160)
     if inv.distro:
