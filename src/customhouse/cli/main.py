@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "export_cmd",
         "Write the flattened filesystem of an image as a tar.",
     ),
+    "db": ("customhouse.cli.db", "db_group", "Build, inspect and move the advisory database."),
     "sbom": ("customhouse.cli.sbom", "sbom_cmd", "List every OS and language package (SBOM)."),
     "versions": (
         "customhouse.cli.versions",

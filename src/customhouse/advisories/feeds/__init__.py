@@ -1,0 +1,1 @@
+"""Feed converters: each turns an upstream format into OSV records."""

@@ -1,0 +1,209 @@
+"""The OSV record (https://ossf.github.io/osv-schema/), immutable, with one parse path.
+
+Records keep the JSON object they were parsed from (``raw``), so the store can
+hand back exactly what the feed said, and tests can validate it against the
+published OSV schema.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from customhouse.errors import InputError
+
+
+class AdvisoryError(InputError):
+    """An advisory record or feed file is malformed."""
+
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+
+
+def normalize_name(ecosystem: str, name: str) -> str:
+    """The package-name key of the store: PEP 503 for PyPI, lowercase where the ecosystem is case-insensitive."""
+    base = ecosystem.split(":", 1)[0]
+    if base == "PyPI":
+        return re.sub(r"[-_.]+", "-", name).lower()
+    if base in ("npm", "Go", "crates.io", "Packagist", "NuGet", "RubyGems", "Hex", "Pub"):
+        return name.lower() if base in ("NuGet", "Packagist") else name
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: str  # introduced | fixed | last_affected | limit
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    type: str  # ECOSYSTEM | SEMVER | GIT
+    events: tuple[Event, ...]
+    repo: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Affected:
+    ecosystem: str  # "PyPI", "Alpine:v3.19", "Debian:12"
+    name: str
+    purl: str | None
+    ranges: tuple[Range, ...]
+    versions: tuple[str, ...]
+    ecosystem_specific: Mapping[str, Any]
+    database_specific: Mapping[str, Any]
+    severity: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Vulnerability:
+    id: str
+    modified: str
+    published: str | None
+    withdrawn: str | None
+    aliases: tuple[str, ...]
+    related: tuple[str, ...]
+    summary: str | None
+    details: str | None
+    severity: tuple[tuple[str, str], ...]  # (type, score) e.g. ("CVSS_V3", "CVSS:3.1/AV:N/...")
+    affected: tuple[Affected, ...]
+    references: tuple[tuple[str, str], ...]  # (type, url)
+    database_specific: Mapping[str, Any]
+    raw: Mapping[str, Any]
+
+    @property
+    def all_ids(self) -> tuple[str, ...]:
+        return (self.id, *self.aliases)
+
+    def to_json_bytes(self) -> bytes:
+        return json.dumps(self.raw, separators=(",", ":"), sort_keys=True).encode()
+
+
+def _s(obj: Mapping[str, Any], key: str, what: str, required: bool = False) -> str | None:
+    v = obj.get(key)
+    if v is None:
+        if required:
+            raise AdvisoryError(f"{what}: missing {key!r}")
+        return None
+    if not isinstance(v, str):
+        raise AdvisoryError(f"{what}: {key!r} must be a string")
+    return v
+
+
+def _strs(obj: Mapping[str, Any], key: str, what: str) -> tuple[str, ...]:
+    v = obj.get(key) or []
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise AdvisoryError(f"{what}: {key!r} must be a list of strings")
+    return tuple(v)
+
+
+def _map(v: Any, what: str) -> Mapping[str, Any]:
+    if v is None:
+        return {}
+    if not isinstance(v, dict):
+        raise AdvisoryError(f"{what}: expected an object")
+    return v
+
+
+def _severity(v: Any, what: str) -> tuple[tuple[str, str], ...]:
+    if not v:
+        return ()
+    if not isinstance(v, list):
+        raise AdvisoryError(f"{what}: 'severity' must be a list")
+    out = []
+    for s in v:
+        if (
+            not isinstance(s, dict)
+            or not isinstance(s.get("type"), str)
+            or not isinstance(s.get("score"), str)
+        ):
+            raise AdvisoryError(f"{what}: severity entries need 'type' and 'score' strings")
+        out.append((s["type"], s["score"]))
+    return tuple(out)
+
+
+def parse_vulnerability(obj: Any, what: str = "advisory") -> Vulnerability:
+    """Validate and freeze one OSV record (a parsed JSON/YAML object)."""
+    if not isinstance(obj, dict):
+        raise AdvisoryError(f"{what}: an OSV record must be an object")
+    vid = _s(obj, "id", what, required=True)
+    assert vid is not None
+    if not _ID.match(vid) or len(vid) > 200:
+        raise AdvisoryError(f"{what}: invalid id {vid[:80]!r}")
+    what = f"{what} {vid}"
+    modified = _s(obj, "modified", what, required=True)
+    assert modified is not None
+    affected = []
+    aff_json = obj.get("affected") or []
+    if not isinstance(aff_json, list):
+        raise AdvisoryError(f"{what}: 'affected' must be a list")
+    for i, a in enumerate(aff_json):
+        aw = f"{what} affected[{i}]"
+        if not isinstance(a, dict):
+            raise AdvisoryError(f"{aw}: must be an object")
+        pkg = _map(a.get("package"), f"{aw} package")
+        ranges = []
+        for j, r in enumerate(a.get("ranges") or []):
+            rw = f"{aw} ranges[{j}]"
+            if not isinstance(r, dict):
+                raise AdvisoryError(f"{rw}: must be an object")
+            rtype = _s(r, "type", rw, required=True)
+            events = []
+            for ev in r.get("events") or []:
+                if not isinstance(ev, dict) or len(ev) != 1:
+                    raise AdvisoryError(f"{rw}: each event has exactly one key")
+                ((k, v),) = ev.items()
+                if k not in ("introduced", "fixed", "last_affected", "limit") or not isinstance(
+                    v, str
+                ):
+                    raise AdvisoryError(f"{rw}: invalid event {ev!r}")
+                events.append(Event(k, v))
+            assert rtype is not None
+            ranges.append(Range(rtype, tuple(events), _s(r, "repo", rw)))
+        versions = a.get("versions") or []
+        if not isinstance(versions, list):
+            raise AdvisoryError(f"{aw}: 'versions' must be a list")
+        affected.append(
+            Affected(
+                ecosystem=_s(pkg, "ecosystem", aw) or "",
+                name=_s(pkg, "name", aw) or "",
+                purl=_s(pkg, "purl", aw),
+                ranges=tuple(ranges),
+                versions=tuple(str(v) for v in versions),
+                ecosystem_specific=_map(a.get("ecosystem_specific"), aw),
+                database_specific=_map(a.get("database_specific"), aw),
+                severity=_severity(a.get("severity"), aw),
+            )
+        )
+    refs = []
+    for r in obj.get("references") or []:
+        if isinstance(r, dict) and isinstance(r.get("url"), str):
+            refs.append((str(r.get("type", "WEB")), r["url"]))
+    return Vulnerability(
+        id=vid,
+        modified=modified,
+        published=_s(obj, "published", what),
+        withdrawn=_s(obj, "withdrawn", what),
+        aliases=_strs(obj, "aliases", what),
+        related=_strs(obj, "related", what),
+        summary=_s(obj, "summary", what),
+        details=_s(obj, "details", what),
+        severity=_severity(obj.get("severity"), what),
+        affected=tuple(affected),
+        references=tuple(refs),
+        database_specific=_map(obj.get("database_specific"), what),
+        raw=obj,
+    )
+
+
+def iter_package_keys(v: Vulnerability) -> Sequence[tuple[str, str]]:
+    """(ecosystem, normalized name) pairs a record is filed under."""
+    keys = {
+        (a.ecosystem, normalize_name(a.ecosystem, a.name))
+        for a in v.affected
+        if a.ecosystem and a.name
+    }
+    return sorted(keys)

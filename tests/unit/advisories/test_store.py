@@ -1,0 +1,295 @@
+"""The advisory store: imports of real feeds, OSV schema validity, atomic swaps, lookups."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import zipfile
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from customhouse.advisories.feeds.alpine import parse_id
+from customhouse.advisories.importer import import_paths
+from customhouse.advisories.osv import AdvisoryError, parse_vulnerability
+from customhouse.advisories.store import AdvisoryStore, DatabaseError, StoreBuilder
+from customhouse.errors import SourceError
+
+SCHEMA = json.loads(
+    (Path(__file__).parents[2] / "data" / "schemas" / "osv-schema.json").read_text()
+)
+
+
+def _record(
+    vid: str, name: str = "demo", fixed: str = "1.0", eco: str = "PyPI", **extra: object
+) -> dict:
+    rec = {
+        "id": vid,
+        "modified": "2024-01-01T00:00:00Z",
+        "affected": [
+            {
+                "package": {"ecosystem": eco, "name": name},
+                "ranges": [
+                    {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}
+                ],
+            }
+        ],
+    }
+    rec.update(extra)
+    return rec
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _build(db: Path, *paths: Path) -> dict:
+    with StoreBuilder(db) as b:
+        return import_paths(b, list(paths))
+
+
+@pytest.fixture(scope="module")
+def pypa_db(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    db = tmp_path_factory.mktemp("pypa") / "a.db"
+    return db, _build(db, shared_dir / "advisories" / "pypa")
+
+
+def test_pypa_import_counts_equal_source_files(
+    shared_dir: Path, pypa_db: tuple[Path, dict]
+) -> None:
+    src = shared_dir / "advisories" / "pypa"
+    files = [p for p in (src / "vulns").rglob("*.yaml")]
+    db, reports = pypa_db
+    (report,) = reports.values()
+    assert report.files == len(files) == 2661
+    assert report.records == len(files)
+    assert report.skipped == []
+    with AdvisoryStore(db) as store:
+        assert store.counts()["vulnerabilities"] == len(files)
+        (source,) = store.sources()
+        assert source.record_count == len(files)
+        # every stored record is valid OSV
+        validator = jsonschema.Draft202012Validator(SCHEMA)
+        bad = []
+        for _, raw in store.iter_records():
+            errors = list(validator.iter_errors(json.loads(raw)))
+            if errors:
+                bad.append(errors[0].message)
+        assert bad == []
+
+
+def test_pypa_lookup_normalizes_names(pypa_db: tuple[Path, dict]) -> None:
+    db, _ = pypa_db
+    with AdvisoryStore(db) as store:
+        ids = {v.id for v in store.lookup("PyPI", "Jinja2")}
+        assert ids and ids == {v.id for v in store.lookup("PyPI", "jinja2")}
+        urllib3 = {v.id for v in store.lookup("PyPI", "urllib3")}
+        assert "PYSEC-2017-98" in urllib3
+        assert store.get("CVE-2016-9015").id == "PYSEC-2017-98"  # by alias
+        assert store.lookup("PyPI", "no-such-package-anywhere") == []
+
+
+def _secdb_oracle(root: Path) -> set[tuple[str, str, str, str]]:
+    """Independent reading of secdb: (branch, origin, fixed version, ID) for every real fix."""
+    out = set()
+    for path in root.rglob("*"):
+        if path.suffix not in (".yaml", ".json"):
+            continue
+        doc = (
+            yaml.safe_load(path.read_text())
+            if path.suffix == ".yaml"
+            else json.loads(path.read_text())
+        )
+        branch = doc["distroversion"]
+        branch = branch if branch.startswith("v") else "v" + branch
+        pkgs = [doc] if "secfixes" in doc else [p["pkg"] for p in doc.get("packages") or []]
+        for pkg in pkgs:
+            for version, ids in (pkg.get("secfixes") or {}).items():
+                if str(version) == "0" or not ids:
+                    continue
+                for raw in ids if isinstance(ids, list) else str(ids).split():
+                    vid = parse_id(str(raw))
+                    if vid:
+                        out.add((branch, pkg["name"], str(version), vid))
+    return out
+
+
+def test_alpine_secdb_import_matches_an_independent_reading(
+    shared_dir: Path, tmp_path: Path
+) -> None:
+    src = shared_dir / "advisories" / "alpine-secdb"
+    db = tmp_path / "a.db"
+    (report,) = _build(db, src).values()
+    expected = _secdb_oracle(src)
+    got = set()
+    with AdvisoryStore(db) as store:
+        validator = jsonschema.Draft202012Validator(SCHEMA)
+        for _, raw in store.iter_records():
+            rec = json.loads(raw)
+            assert not list(validator.iter_errors(rec)), rec["id"]
+            vid = rec["id"].removeprefix("ALPINE-")
+            for a in rec["affected"]:
+                fixed = a["ranges"][0]["events"][1]["fixed"]
+                got.add(
+                    (
+                        a["package"]["ecosystem"].removeprefix("Alpine:"),
+                        a["package"]["name"],
+                        fixed,
+                        vid,
+                    )
+                )
+        assert report.records == len({vid for *_, vid in expected})
+    # where one ID is fixed twice in a branch the store keeps one fix; everything else is identical
+    assert got <= expected
+    assert {(b, o, i) for b, o, _, i in got} == {(b, o, i) for b, o, _, i in expected}
+
+
+def test_alpine_zero_means_never_affected(tmp_path: Path) -> None:
+    f = tmp_path / "main.json"
+    f.write_text(
+        json.dumps(
+            {
+                "distroversion": "v3.19",
+                "reponame": "main",
+                "packages": [
+                    {
+                        "pkg": {
+                            "name": "zlib",
+                            "secfixes": {"0": ["CVE-2000-1"], "1.3-r1": ["CVE-2000-2"]},
+                        }
+                    }
+                ],
+            }
+        )
+    )
+    db = tmp_path / "a.db"
+    _build(db, f)
+    with AdvisoryStore(db) as store:
+        assert [v.id for v in store.lookup("Alpine:v3.19", "zlib")] == ["ALPINE-CVE-2000-2"]
+        assert store.get("CVE-2000-1") is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("CVE-2019-1", "CVE-2019-1"),
+        ("CVE_2019-2426", "CVE-2019-2426"),
+        ("CVE 2018-16859", "CVE-2018-16859"),
+        ("CVE-????-?????  XSA-295", "XSA-295"),
+        ("wnpa-sec-2017-18", "wnpa-sec-2017-18"),
+        ("CVE-2020-1 (partial fix)", "CVE-2020-1"),
+        ("???", None),
+    ],
+)
+def test_secdb_hand_written_ids(raw: str, expected: str | None) -> None:
+    assert parse_id(raw) == expected
+
+
+def test_yaml_timestamps_stay_strings(tmp_path: Path) -> None:
+    f = tmp_path / "X-1.yaml"
+    f.write_text("id: X-1\nmodified: 2024-01-02T03:04:05Z\npublished: 2024-01-01T00:00:00Z\n")
+    db = tmp_path / "a.db"
+    _build(db, f)
+    with AdvisoryStore(db) as store:
+        v = store.get("X-1")
+        assert v is not None and v.modified == "2024-01-02T03:04:05Z"
+
+
+def test_zip_import_and_zip_bomb_entry_skipped(tmp_path: Path) -> None:
+    z = tmp_path / "all.zip"
+    with zipfile.ZipFile(z, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("GHSA-aaaa.json", json.dumps(_record("GHSA-aaaa", name="left-pad", eco="npm")))
+        zf.writestr("BOMB-1.json", b"{" + b" " * (40 * 1024 * 1024) + b"}")
+    db = tmp_path / "a.db"
+    (report,) = _build(db, z).values()
+    assert report.records == 1
+    assert any("BOMB-1.json" in s for s in report.skipped)
+
+
+def test_failed_import_leaves_previous_database_intact(tmp_path: Path) -> None:
+    good = tmp_path / "good"
+    good.mkdir()
+    (good / "A-1.json").write_text(json.dumps(_record("A-1")))
+    db = tmp_path / "a.db"
+    _build(db, good)
+    before = _digest(db)
+    (good / "A-2.json").write_text(json.dumps(_record("A-2")))
+    with pytest.raises(SourceError):
+        _build(db, good, tmp_path / "missing")
+    assert _digest(db) == before
+    assert not list(tmp_path.glob(".a.db.*"))  # no temp file left behind
+    with AdvisoryStore(db) as store:
+        assert store.get("A-2") is None
+
+
+def test_reimport_replaces_the_source(tmp_path: Path) -> None:
+    d = tmp_path / "feed"
+    d.mkdir()
+    (d / "A-1.json").write_text(json.dumps(_record("A-1")))
+    (d / "A-2.json").write_text(json.dumps(_record("A-2")))
+    db = tmp_path / "a.db"
+    _build(db, d)
+    (d / "A-2.json").unlink()
+    _build(db, d)
+    with AdvisoryStore(db) as store:
+        assert store.get("A-2") is None and store.get("A-1") is not None
+        assert store.sources()[0].record_count == 1
+
+
+def test_malformed_records_are_reported_not_stored(tmp_path: Path) -> None:
+    d = tmp_path / "feed"
+    d.mkdir()
+    (d / "ok.json").write_text(json.dumps(_record("OK-1")))
+    (d / "broken.json").write_text("{not json")
+    (d / "noid.json").write_text(json.dumps({"modified": "2024-01-01T00:00:00Z"}))
+    (d / "badevent.json").write_text(
+        json.dumps(
+            _record("B-1")
+            | {
+                "affected": [
+                    {
+                        "package": {"ecosystem": "PyPI", "name": "x"},
+                        "ranges": [{"type": "ECOSYSTEM", "events": [{"fixed": 1}]}],
+                    }
+                ]
+            }
+        )
+    )
+    (d / "deep.json").write_text("[" * 100_000)
+    db = tmp_path / "a.db"
+    (report,) = _build(db, d).values()
+    assert report.records == 1
+    joined = "\n".join(report.skipped)
+    assert "broken.json: invalid JSON" in joined
+    assert "missing 'id'" in joined
+    assert "invalid event" in joined
+    assert "deep.json" in joined
+
+
+def test_not_a_database(tmp_path: Path) -> None:
+    bogus = tmp_path / "x.db"
+    bogus.write_bytes(b"hello, not sqlite" * 100)
+    with pytest.raises(DatabaseError, match="not a customhouse advisory database"):
+        AdvisoryStore(bogus)
+    with pytest.raises(DatabaseError, match="no advisory database"):
+        AdvisoryStore(tmp_path / "absent.db")
+
+
+def test_schema_version_mismatch_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    with StoreBuilder(db):
+        pass
+    con = sqlite3.connect(db)
+    con.execute("UPDATE meta SET value='999' WHERE key='schema_version'")
+    con.commit()
+    con.close()
+    with pytest.raises(DatabaseError, match="schema version 999"):
+        AdvisoryStore(db)
+
+
+def test_osv_parse_rejects_bad_ids() -> None:
+    with pytest.raises(AdvisoryError, match="invalid id"):
+        parse_vulnerability({"id": "../etc/passwd", "modified": "x"})
