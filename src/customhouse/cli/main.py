@@ -30,6 +30,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Write the flattened filesystem of an image as a tar.",
     ),
     "db": ("customhouse.cli.db", "db_group", "Build, inspect and move the advisory database."),
+    "secrets": (
+        "customhouse.cli.secrets",
+        "secrets_cmd",
+        "Find leaked secrets in every layer, the config and the history.",
+    ),
     "sbom": ("customhouse.cli.sbom", "sbom_cmd", "List every OS and language package (SBOM)."),
     "versions": (
         "customhouse.cli.versions",

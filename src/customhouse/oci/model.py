@@ -206,7 +206,14 @@ def parse_manifest(
     if mt is None:
         # OCI allows mediaType to be absent; infer from the shape
         mt = media.OCI_INDEX if "manifests" in obj else media.OCI_MANIFEST
-    if declared and media_type and media_type != declared and media_type != media.OCI_DESCRIPTOR:
+    if (
+        declared
+        and media_type
+        and _kind(declared) != _kind(media_type)
+        and media_type != media.OCI_DESCRIPTOR
+    ):
+        # an OCI descriptor naming a Docker manifest (or the reverse) is tolerated, as
+        # containerd and go-containerregistry do; an index posing as a manifest is not
         raise ImageFormatError(
             f"{what}: media type {declared!r} in the document contradicts {media_type!r}"
         )
@@ -257,6 +264,14 @@ def parse_manifest(
         digest,
         artifact if isinstance(artifact, str) else None,
     )
+
+
+def _kind(media_type: str) -> str:
+    if media_type in media.INDEX_TYPES:
+        return "index"
+    if media_type in media.MANIFEST_TYPES:
+        return "manifest"
+    return media_type
 
 
 def select_manifest(index: Index, platform: Platform | None, what: str) -> Descriptor:
