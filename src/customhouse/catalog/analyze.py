@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from customhouse.catalog.interface import OS_ECOSYSTEMS, Cataloger, Distro, FileResult, Package
+from customhouse.catalog.interface import DEB, OS_ECOSYSTEMS, Cataloger, Distro, FileResult, Package
 from customhouse.catalog.osrelease import priority as os_priority
 from customhouse.limits import DEFAULT_LIMITS, Limits
 from customhouse.sources.interface import Image, Layer
@@ -163,9 +163,16 @@ def _catalog_file(
         merged.packages.extend(r.packages)
         merged.owned_files.extend(r.owned_files)
         merged.warnings.extend(r.warnings)
+        merged.licenses_for.update(r.licenses_for)
         if r.distro is not None:
             merged.distro = r.distro
-    if merged.packages or merged.owned_files or merged.distro or merged.warnings:
+    if (
+        merged.packages
+        or merged.owned_files
+        or merged.distro
+        or merged.warnings
+        or merged.licenses_for
+    ):
         out.files[path] = merged
 
 
@@ -208,8 +215,10 @@ def merge(analyses: Sequence[LayerAnalysis]) -> tuple[Distro | None, list[Packag
             distro = top.distro
             break
     owned: set[str] = set()
+    licenses_for: dict[str, list[str]] = {}
     for hist in history.values():
         owned.update(hist[-1][1].owned_files)
+        licenses_for.update(hist[-1][1].licenses_for)
     packages: list[Package] = []
     for path in sorted(history):
         hist = history[path]
@@ -224,9 +233,16 @@ def merge(analyses: Sequence[LayerAnalysis]) -> tuple[Distro | None, list[Packag
                 else:
                     break
             is_owned = pkg.ecosystem not in OS_ECOSYSTEMS and _owned(pkg.path, owned)
+            licenses = pkg.licenses
+            if not licenses and pkg.ecosystem == DEB:
+                licenses = tuple(
+                    licenses_for.get(pkg.name) or licenses_for.get(pkg.name.split(":")[0]) or ()
+                )
             packages.append(
                 replace(
                     pkg,
+                    purl=_distro_purl(pkg, distro),
+                    licenses=licenses,
                     layer=introduced,
                     layer_diff_id=analyses[introduced].diff_id,
                     os_owned=pkg.os_owned or is_owned,
@@ -234,6 +250,29 @@ def merge(analyses: Sequence[LayerAnalysis]) -> tuple[Distro | None, list[Packag
             )
     packages.sort(key=lambda p: (p.ecosystem, p.name, p.version, p.path))
     return distro, packages, warnings
+
+
+def _distro_purl(pkg: Package, distro: Distro | None) -> str:
+    """OS package PURLs get the distro as namespace and a ``distro`` qualifier (as syft writes them)."""
+    if (
+        pkg.ecosystem not in OS_ECOSYSTEMS
+        or distro is None
+        or not pkg.purl.startswith(f"pkg:{pkg.ecosystem}/")
+    ):
+        return pkg.purl
+    head, hash_, subpath = pkg.purl.partition("#")
+    base, q, query = head.partition("?")
+    rest = base[len(f"pkg:{pkg.ecosystem}/") :]
+    if "/" in rest:  # replace the namespace the single-file parser guessed
+        rest = rest.split("/", 1)[1]
+    from urllib.parse import quote
+
+    qualifiers = dict(kv.split("=", 1) for kv in query.split("&") if "=" in kv) if q else {}
+    if distro.version_id:
+        qualifiers["distro"] = quote(f"{distro.id}-{distro.version_id}", safe="")
+    query = "&".join(f"{k}={v}" for k, v in sorted(qualifiers.items()))
+    out = f"pkg:{pkg.ecosystem}/{quote(distro.id, safe='')}/{rest}" + (f"?{query}" if query else "")
+    return out + (f"#{subpath}" if hash_ else "")
 
 
 def _owned(path: str, owned: set[str]) -> bool:

@@ -42,6 +42,7 @@ _STATUS = "var/lib/dpkg/status"
 _STATUS_D = "var/lib/dpkg/status.d/"
 _INFO = "var/lib/dpkg/info/"
 _DPKG = "var/lib/dpkg/"
+_DOC = "usr/share/doc/"
 
 #: dpkg states in which a package's files are on disk
 _PRESENT = frozenset(
@@ -160,10 +161,12 @@ def _parse_stanzas(data: bytes, problems: _Problems) -> list[_Stanza]:
 
 class DpkgCataloger:
     name = "dpkg"
-    version = 1
+    version = 2
     max_bytes = 64 * 1024 * 1024
 
     def match(self, path: str, mode: int, size: int) -> bool:
+        if path.startswith(_DOC) and path.endswith("/copyright"):
+            return path.count("/") == 4  # usr/share/doc/<pkg>/copyright
         if not path.startswith(_DPKG):
             return False
         if path == _STATUS:
@@ -176,6 +179,9 @@ class DpkgCataloger:
 
     def parse(self, path: str, data: bytes) -> FileResult:
         problems = _Problems(path)
+        if path.startswith(_DOC):
+            licenses = copyright_licenses(data)
+            return FileResult(licenses_for={path.split("/")[3]: list(licenses)} if licenses else {})
         if path.endswith(".list") and path.startswith(_INFO):
             return FileResult(owned_files=_list_file(data, problems), warnings=problems.finish())
         if path.endswith(".md5sums"):

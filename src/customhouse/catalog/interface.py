@@ -131,9 +131,13 @@ class FileResult:
     owned_files: list[str] = field(default_factory=list)  # normalized paths, no leading "/"
     distro: Distro | None = None
     warnings: list[str] = field(default_factory=list)
+    #: licenses declared for packages by name in a file of their own (Debian's copyright files)
+    licenses_for: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {}
+        if self.licenses_for:
+            d["licenses_for"] = self.licenses_for
         if self.packages:
             d["packages"] = [p.to_json() for p in self.packages]
         if self.owned_files:
@@ -151,6 +155,7 @@ class FileResult:
             owned_files=list(d.get("owned_files", ())),
             distro=Distro.from_json(d["distro"]) if d.get("distro") else None,
             warnings=list(d.get("warnings", ())),
+            licenses_for={k: list(v) for k, v in (d.get("licenses_for") or {}).items()},
         )
 
 

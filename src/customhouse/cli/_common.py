@@ -54,6 +54,14 @@ def atomic_output(path: str, *, force: bool, binary: bool = True) -> Iterator[IO
         sys.stdout.flush()
         return
     target = Path(path)
+    if target.exists() and not target.is_file() and not target.is_dir():
+        # a device, FIFO or socket (/dev/null, a named pipe): write to it, never replace it
+        try:
+            with open(target, "wb" if binary else "w") as f:
+                yield f
+        except OSError as e:
+            raise StorageError(f"cannot write to {path}: {e.strerror}") from None
+        return
     if target.exists() and not force:
         raise UsageError(f"{path} exists; use --force to overwrite it")
     if target.is_dir():

@@ -70,7 +70,7 @@ def _admindir(tmp_path: Path, status: Path) -> Path:
         ("var/lib/dpkg/info/bash.postinst", False),
         ("var/lib/dpkg/status.d/nested/file", False),
         ("var/lib/dpkg/info/sub/x.list", False),
-        ("usr/share/doc/bash/copyright", False),
+        ("usr/share/doc/bash/copyright", True),
         ("srv/var/lib/dpkg/status", False),
         ("etc/os-release", False),
     ],
