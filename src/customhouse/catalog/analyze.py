@@ -68,11 +68,9 @@ class Inventory:
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("CUSTOMHOUSE_CACHE_DIR")
-    if base:
-        return Path(base)
-    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(xdg) / "customhouse"
+    from customhouse.dirs import cache_dir
+
+    return cache_dir()
 
 
 class LayerCache:

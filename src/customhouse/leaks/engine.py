@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from customhouse.leaks.rules import Rule, entropy
 
@@ -29,6 +30,45 @@ class Match:
     line: int  # 1-based
     secret: str
     extra: dict[str, str]
+
+
+def _hyperscan_db(patterns: Sequence[tuple[bytes, bool, int]]) -> Any:
+    """Compile (or load a compiled copy from the user cache: compiling costs ~0.2 s a set)."""
+    import hashlib
+
+    import hyperscan
+
+    key = hashlib.sha256(
+        repr((getattr(hyperscan, "__version__", ""), [(p, c) for p, c, _ in patterns])).encode()
+    ).hexdigest()[:24]
+    from customhouse.dirs import cache_dir
+
+    path = cache_dir() / "hyperscan" / f"{key}.db"
+    try:
+        loaded = hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
+        loaded.scratch = hyperscan.Scratch(loaded)
+        return loaded
+    except Exception:  # absent, unreadable or from another build: compile
+        pass
+    db = hyperscan.Database()
+    db.compile(
+        expressions=[p for p, _, _ in patterns],
+        ids=list(range(len(patterns))),
+        elements=len(patterns),
+        flags=[hyperscan.HS_FLAG_CASELESS if c else 0 for _, c, _ in patterns],
+    )
+    try:
+        import os
+        import tempfile
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(hyperscan.dumpb(db))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a cache that cannot be written is only slower
+    return db
 
 
 class _Prefilter:
@@ -51,19 +91,10 @@ class _Prefilter:
                 caseless = rx.startswith(b"(?i)")
                 self.patterns.append((rx[4:] if caseless else rx, caseless, 0))
                 self.owner.append(ri)
-        self._db = None
+        self._db: Any = None
         self._py: list[re.Pattern[bytes]] = []
         try:
-            import hyperscan
-
-            db = hyperscan.Database()
-            db.compile(
-                expressions=[p for p, _, _ in self.patterns],
-                ids=list(range(len(self.patterns))),
-                elements=len(self.patterns),
-                flags=[hyperscan.HS_FLAG_CASELESS if c else 0 for _, c, _ in self.patterns],
-            )
-            self._db = db
+            self._db = _hyperscan_db(self.patterns)
         except Exception:  # not installed, no SIMD support, or a pattern it refuses: fall back
             self._db = None
             self._py = [re.compile((b"(?i)" if c else b"") + p) for p, c, _ in self.patterns]

@@ -149,4 +149,5 @@ def default_rules() -> tuple[Rule, ...]:
     import yaml
 
     text = resources.files("customhouse.leaks").joinpath("rules.yaml").read_text()
-    return tuple(parse_rules(yaml.safe_load(text), "built-in rules.yaml"))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return tuple(parse_rules(yaml.load(text, Loader=loader), "built-in rules.yaml"))
