@@ -131,6 +131,13 @@ class AdvisoryStore:
         ).fetchall()
         return [r[0] for r in rows]
 
+    def has_ecosystem(self, ecosystem: str) -> bool:
+        """Whether any record is filed under ``ecosystem`` (e.g. "Debian:12")."""
+        row = self._db.execute(
+            "SELECT 1 FROM affected WHERE ecosystem = ? LIMIT 1", (ecosystem,)
+        ).fetchone()
+        return row is not None
+
     def get(self, vuln_id: str) -> Vulnerability | None:
         row = self._db.execute("SELECT json FROM vulns WHERE id = ?", (vuln_id,)).fetchone()
         if row is None:

@@ -30,6 +30,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Write the flattened filesystem of an image as a tar.",
     ),
     "db": ("customhouse.cli.db", "db_group", "Build, inspect and move the advisory database."),
+    "scan": (
+        "customhouse.cli.scan",
+        "scan_cmd",
+        "Scan images for known vulnerabilities (and secrets); gate CI.",
+    ),
     "secrets": (
         "customhouse.cli.secrets",
         "secrets_cmd",

@@ -1,0 +1,237 @@
+"""``customhouse scan``: vulnerabilities (and, on request, secrets) in one or more images, with a CI gate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from customhouse.cli._common import atomic_output, image_options, layer_progress, parse_platform
+
+FORMATS = ("table", "json", "sarif", "markdown")
+SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
+
+
+def _scanners(value: str) -> set[str]:
+    from customhouse.errors import UsageError
+
+    chosen = {s.strip() for s in value.split(",") if s.strip()}
+    unknown = chosen - {"vuln", "secret"}
+    if unknown or not chosen:
+        raise UsageError(f"--scanners {value!r}: choose from vuln, secret (comma-separated)")
+    return chosen
+
+
+def scan_one(
+    source: str,
+    *,
+    store: Any,
+    scanners: set[str],
+    ignores: Any,
+    vex: list[Any],
+    platform: str | None,
+    insecure_registries: tuple[str, ...],
+    use_cache: bool,
+    ignore_unfixed: bool,
+) -> Any:
+    from customhouse.catalog.analyze import inventory
+    from customhouse.limits import Limits
+    from customhouse.match.matcher import Matcher
+    from customhouse.match.suppress import apply
+    from customhouse.report.vuln import ImageResult
+    from customhouse.sources import open_image
+
+    limits = Limits.from_env()
+    with open_image(
+        source,
+        platform=parse_platform(platform),
+        limits=limits,
+        insecure_registries=insecure_registries,
+    ) as img:
+        findings: list[Any] = []
+        suppressed: list[Any] = []
+        warnings: list[str] = []
+        release = None
+        os_scanned = False
+        packages = 0
+        distro = None
+        if "vuln" in scanners:
+            with layer_progress(img, "cataloging") as progress:
+                inv = inventory(img, limits=limits, use_cache=use_cache, progress=progress)
+            packages = len(inv.packages)
+            distro = inv.distro
+            created_by = [
+                layer.history.created_by if layer.history else None for layer in img.layers
+            ]
+            result = Matcher(store).match(inv.packages, inv.distro, created_by=created_by)
+            release, os_scanned = result.release, result.os_scanned
+            warnings += result.warnings + inv.warnings[:20]
+            image_ids = [
+                x
+                for x in (
+                    str(img.digest) if img.digest else None,
+                    str(img.reference) if img.reference else None,
+                )
+                if x
+            ]
+            findings, suppressed = apply(result.findings, ignores, vex, image_ids)
+            if ignore_unfixed:
+                findings = [f for f in findings if f.fixable]
+        secrets = None
+        if "secret" in scanners:
+            from customhouse.leaks.detector import LeakDetector
+            from customhouse.leaks.suppress import apply_ignores
+
+            det = LeakDetector()
+            with layer_progress(img, "scanning for secrets") as progress:
+                rep = det.scan_image(img, limits=limits, progress=progress)
+            kept, _ = apply_ignores(rep.findings + det.scan_config(img), ignores)
+            secrets = [f.to_json() for f in kept]
+        return ImageResult(
+            source=img.source,
+            reference=str(img.reference) if img.reference else None,
+            digest=str(img.digest) if img.digest else None,
+            platform=str(img.platform) if img.platform else None,
+            distro=distro.to_json() if distro else None,
+            release_ecosystem=release.ecosystem if release else None,
+            end_of_life=bool(release and release.end_of_life()),
+            os_scanned=os_scanned,
+            packages=packages,
+            findings=findings,
+            suppressed=suppressed,
+            warnings=warnings,
+            secrets=secrets,
+            expired_ignores=[e.describe() for e in ignores.expired()],
+        )
+
+
+@click.command("scan")
+@click.argument("images", nargs=-1, required=True)
+@image_options
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("-o", "--output", default="-", metavar="FILE", help="Write here instead of stdout.")
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+@click.option(
+    "--db",
+    "db_path",
+    metavar="PATH",
+    default=None,
+    envvar="CUSTOMHOUSE_DB",
+    help="Advisory database (default: $CUSTOMHOUSE_DB or the user data dir).",
+)
+@click.option("--scanners", default="vuln", show_default=True, help="vuln, secret, or vuln,secret.")
+@click.option(
+    "--fail-on",
+    type=click.Choice(SEVERITIES, case_sensitive=False),
+    default=None,
+    help="Exit 1 when a finding at or above this severity remains.",
+)
+@click.option(
+    "--fail-on-fixable", is_flag=True, help="Exit 1 when a finding with a fixed version remains."
+)
+@click.option("--ignore-unfixed", is_flag=True, help="Leave out findings that have no fix yet.")
+@click.option(
+    "--ignore-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Reviewed exceptions (default: ./.customhouse-ignore.yaml if present).",
+)
+@click.option(
+    "--vex",
+    "vex_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="OpenVEX document(s).",
+)
+@click.option("--no-cache", is_flag=True, help="Do not read or write the layer analysis cache.")
+@click.pass_context
+def scan_cmd(
+    ctx: click.Context,
+    images: tuple[str, ...],
+    platform: str | None,
+    insecure_registries: tuple[str, ...],
+    fmt: str,
+    output: str,
+    force: bool,
+    db_path: str | None,
+    scanners: str,
+    fail_on: str | None,
+    fail_on_fixable: bool,
+    ignore_unfixed: bool,
+    ignore_file: Path | None,
+    vex_files: tuple[Path, ...],
+    no_cache: bool,
+) -> None:
+    """Scan IMAGES for known vulnerabilities in every OS and language package.
+
+    Exit codes: 0 clean (or no gate asked), 1 the gate failed (--fail-on,
+    --fail-on-fixable, or secrets found with --scanners secret), 2 bad input,
+    3 operational failure.
+    """
+    from customhouse.advisories.store import AdvisoryStore, default_db_path
+    from customhouse.ignore import load_ignore_file
+    from customhouse.match.matcher import SEVERITY_ORDER
+    from customhouse.match.suppress import load_vex
+    from customhouse.report import vuln as report
+
+    chosen = _scanners(scanners)
+    ignores = load_ignore_file(ignore_file, required=ignore_file is not None)
+    vex = [st for path in vex_files for st in load_vex(path)]
+    store = None
+    db_info = None
+    if "vuln" in chosen:
+        store = AdvisoryStore(Path(db_path) if db_path else default_db_path())
+        meta = store.meta()
+        db_info = {
+            "path": str(store.path),
+            "schema_version": meta.get("schema_version"),
+            "built_at": meta.get("built_at"),
+            "sources": [
+                {"name": s.name, "fetched_at": s.fetched_at, "records": s.record_count}
+                for s in store.sources()
+            ],
+        }
+    try:
+        results = [
+            scan_one(
+                src,
+                store=store,
+                scanners=chosen,
+                ignores=ignores,
+                vex=vex,
+                platform=platform,
+                insecure_registries=insecure_registries,
+                use_cache=not no_cache,
+                ignore_unfixed=ignore_unfixed,
+            )
+            for src in images
+        ]
+    finally:
+        if store is not None:
+            store.close()
+    if fmt == "json":
+        text = json.dumps(report.to_json(results, db_info), indent=2) + "\n"
+    elif fmt == "sarif":
+        text = json.dumps(report.to_sarif(results), indent=2) + "\n"
+    elif fmt == "markdown":
+        text = report.to_markdown(results)
+    else:
+        text = report.to_table(results)
+    with atomic_output(output, force=force, binary=False) as out:
+        out.write(text)
+    for r in results:
+        for w in r.warnings:
+            if "NOT checked" in w or "end of life" in w:
+                click.echo(f"customhouse: warning: {r.reference or r.source}: {w}", err=True)
+    failed = False
+    if fail_on:
+        threshold = SEVERITY_ORDER[fail_on.upper()]
+        failed |= any(SEVERITY_ORDER[f.severity] >= threshold for r in results for f in r.findings)
+    if fail_on_fixable:
+        failed |= any(f.fixable for r in results for f in r.findings)
+    if "secret" in chosen:
+        failed |= any(r.secrets for r in results)
+    if failed:
+        ctx.exit(1)

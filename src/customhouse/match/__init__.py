@@ -1,0 +1,1 @@
+"""Matching: inventory x advisory store -> findings; ignores and VEX."""
