@@ -163,6 +163,10 @@ class ImageReference:
         prefix = f"{_OFFICIAL_NAMESPACE}/"
         if path.startswith(prefix) and "/" not in path[len(prefix) :]:
             path = path[len(prefix) :]
+        if _split_registry(path)[0] != DOCKER_HUB:
+            # "docker.io/0.0/app" must not shorten to "0.0/app", which names registry 0.0
+            # (Docker's FamiliarString has this ambiguity; the long form stays unambiguous)
+            return self.name
         return self._render(path)
 
     @property

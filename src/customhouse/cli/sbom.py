@@ -97,7 +97,7 @@ def sbom_cmd(
         elif fmt == "table":
             text = _table(inv)
         else:
-            from customhouse.report import sbom as sbom_formats  # type: ignore[attr-defined]
+            from customhouse.report import sbom as sbom_formats
 
             text = sbom_formats.render(fmt, inv, img)
     with atomic_output(output, force=force, binary=False) as out:

@@ -126,7 +126,8 @@ def scan_one(
     "--fail-on",
     type=click.Choice(SEVERITIES, case_sensitive=False),
     default=None,
-    help="Exit 1 when a finding at or above this severity remains.",
+    help="Exit 1 when a finding at or above this severity remains. A finding of UNKNOWN"
+    " severity fails any threshold: nothing shows it is below.",
 )
 @click.option(
     "--fail-on-fixable", is_flag=True, help="Exit 1 when a finding with a fixed version remains."
@@ -228,7 +229,11 @@ def scan_cmd(
     failed = False
     if fail_on:
         threshold = SEVERITY_ORDER[fail_on.upper()]
-        failed |= any(SEVERITY_ORDER[f.severity] >= threshold for r in results for f in r.findings)
+        failed |= any(
+            f.severity == "UNKNOWN" or SEVERITY_ORDER[f.severity] >= threshold
+            for r in results
+            for f in r.findings
+        )
     if fail_on_fixable:
         failed |= any(f.fixable for r in results for f in r.findings)
     if "secret" in chosen:

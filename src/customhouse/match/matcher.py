@@ -90,8 +90,19 @@ def _find(parent: dict[str, str], x: str) -> str:
     return x
 
 
+_URGENCY = {
+    "unimportant": "LOW",
+    "low": "LOW",
+    "medium": "MEDIUM",
+    "high": "HIGH",
+}  # Debian's words
+
+
 def _vendor_severity(v: Vulnerability, a: Affected) -> str | None:
     for source in (a.ecosystem_specific, a.database_specific, v.database_specific):
+        urgency = source.get("urgency") if isinstance(source, dict) else None
+        if isinstance(urgency, str) and urgency.lower().rstrip("*") in _URGENCY:
+            return _URGENCY[urgency.lower().rstrip("*")]
         sev = source.get("severity") if isinstance(source, dict) else None
         if isinstance(sev, str) and sev.upper() in SEVERITY_ORDER:
             return sev.upper()

@@ -53,10 +53,16 @@ def parse_source(text: str) -> SourceSpec:
             raise SourceError(f"{text!r}: {transport}: needs a path")
         if transport == "dir":
             return SourceSpec("dir", Path(rest), None, text)
-        # PATH may itself contain ':'; prefer the longest prefix that exists
+        # PATH may contain ':' and so may REF (docker.io/library/alpine:3.19): the
+        # path is the shortest prefix, cut at a ':', that exists; REF is the rest
         if os.path.exists(rest) or ":" not in rest:
             return SourceSpec(transport, Path(rest), None, text)
-        path, _, ref = rest.rpartition(":")
+        cut = rest.find(":")
+        while cut >= 0:
+            if os.path.exists(rest[:cut]):
+                return SourceSpec(transport, Path(rest[:cut]), rest[cut + 1 :] or None, text)
+            cut = rest.find(":", cut + 1)
+        path, _, ref = rest.partition(":")  # nothing exists: report the first reading
         return SourceSpec(transport, Path(path), ref or None, text)
     return SourceSpec("docker", None, text, text)
 

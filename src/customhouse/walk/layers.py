@@ -57,23 +57,29 @@ class _Upper:
         self.root = _Node()
 
     def hidden_by(self, path: str) -> int | None:
+        """The nearest layer above that deleted or replaced ``path``, or None if it survives.
+
+        An ancestor's whiteout, opaque marker or non-directory hides the path; so does an
+        entry at the path itself. A ``blocked_by`` on the path's own node hides only what
+        lies beneath it (an opaque directory keeps the directory itself).
+        """
         node = self.root
         if not path:
             return node.defined_in
         parts = path.split("/")
+        found: list[int] = []
         for part in parts[:-1]:
             nxt = node.children.get(part)
             if nxt is None:
-                return None
+                break
             if nxt.blocked_by is not None:
-                return nxt.blocked_by
+                found.append(nxt.blocked_by)
             node = nxt
-        leaf = node.children.get(parts[-1])
-        if leaf is None:
-            return None
-        if leaf.blocked_by is not None:
-            return leaf.blocked_by
-        return leaf.defined_in
+        else:
+            leaf = node.children.get(parts[-1])
+            if leaf is not None and leaf.defined_in is not None:
+                found.append(leaf.defined_in)
+        return min(found) if found else None
 
     def node(self, path: str) -> _Node | None:
         node = self.root

@@ -13,6 +13,7 @@ from typing import Any
 from customhouse.digest import Digest, VerifyingReader
 from customhouse.errors import DigestMismatchError, LayerError, LimitExceededError
 from customhouse.limits import Limits
+from customhouse.walk._zstdframes import FrameTracker
 
 CHUNK = 1 << 20
 _GZIP = b"\x1f\x8b"
@@ -53,8 +54,9 @@ class LayerStream:
             self.compression = "zstd"
             import zstandard
 
+            self._frames = FrameTracker()
             self._d = zstandard.ZstdDecompressor(max_window_size=1 << 27).stream_reader(
-                _Prefixed(head, raw),  # type: ignore[arg-type]
+                _Prefixed(head, raw, self._frames),  # type: ignore[arg-type]
                 read_size=CHUNK,
                 read_across_frames=True,
             )
@@ -83,7 +85,7 @@ class LayerStream:
             and self.out_bytes > limits.max_ratio * max(self.in_bytes, 1)
         ):
             raise LimitExceededError(
-                f"layer {self.label}: expands more than {limits.max_ratio}:1"
+                f"layer {self.label}: expands more than the limit of {limits.max_ratio}:1"
                 f" ({self.in_bytes} compressed bytes gave {self.out_bytes}): decompression bomb"
             )
         if self._hasher is not None:
@@ -98,7 +100,9 @@ class LayerStream:
             return self._next()
         except (DigestMismatchError, LimitExceededError, LayerError):
             raise
-        except Exception as e:  # zlib.error, zstd.ZstdError, EOFError ...
+        except Exception as e:  # zlib.error, zstd.ZstdError, ZstdFrameError, EOFError ...
+            # a corrupt stream is most often a tampered blob: say so by its digest when it is
+            self._raw.drain()
             raise LayerError(f"corrupt {self.compression} stream: {e}", layer=self.label) from e
 
     def _next(self) -> bytes:
@@ -153,6 +157,11 @@ class LayerStream:
     def _zstd_step(self) -> bytes:
         out = self._d.read(CHUNK)
         if not out:
+            if not self._frames.at_boundary:
+                self._raw.drain()  # a tampered blob is reported by its digest first
+                raise LayerError(
+                    "truncated zstd stream (input ends inside a frame)", layer=self.label
+                )
             self._finish()
         return bytes(out)
 
@@ -181,14 +190,17 @@ class LayerStream:
 
 
 class _Prefixed:
-    """A reader that returns ``head`` first, then the rest of ``raw``."""
+    """A reader that returns ``head`` first, then the rest of ``raw``, showing every byte to ``frames``."""
 
-    def __init__(self, head: bytes, raw: VerifyingReader) -> None:
+    def __init__(self, head: bytes, raw: VerifyingReader, frames: FrameTracker) -> None:
         self._head = head
         self._raw = raw
+        self._frames = frames
 
     def read(self, n: int = -1) -> bytes:
         if self._head:
-            head, self._head = self._head, b""
-            return head
-        return self._raw.read(n)
+            data, self._head = self._head, b""
+        else:
+            data = self._raw.read(n)
+        self._frames.feed(data)
+        return data

@@ -146,7 +146,12 @@ class TarStream:
         parts = [rest] if rest else []
         have = len(rest)
         while have < n and not self._eof:
-            chunk = self._next_chunk()
+            try:
+                chunk = self._next_chunk()
+            except LimitExceededError as e:
+                if self._current is None or "entry" in str(e):
+                    raise
+                raise LimitExceededError(f"{e}, while reading entry {self._current!r}") from None
             if not chunk:
                 self._eof = True
                 break
