@@ -15,11 +15,23 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-## demo: build a small real OCI image from demo/rootfs, inspect it and export its filesystem (offline)
+## demo: build a real OCI image with vulnerable packages and leaked secrets, then vet it, offline
 demo: venv
 	$(PY) demo/build.py $(DEMO)/layout
-	$(BIN)/customhouse inspect oci:$(DEMO)/layout:demo
+	@echo; echo "== who publishes it? (reference analysis, no network)"
 	$(BIN)/customhouse inspect --offline nginx
+	@echo; echo "== what is it? (manifest, platform, layers, config, history)"
+	$(BIN)/customhouse inspect oci:$(DEMO)/layout:demo
+	@echo; echo "== what is inside? (SBOM)"
+	$(BIN)/customhouse sbom oci:$(DEMO)/layout:demo
+	@echo; echo "== known vulnerabilities (against the bundled advisory snapshot)"
+	$(BIN)/customhouse db import demo/advisories --db $(DEMO)/advisories.db
+	$(BIN)/customhouse scan oci:$(DEMO)/layout:demo --db $(DEMO)/advisories.db --fail-on HIGH \
+		|| echo "(exit $$?: the gate --fail-on HIGH failed, as it should on this image)"
+	@echo; echo "== leaked secrets, including a file deleted in a later layer"
+	$(BIN)/customhouse secrets oci:$(DEMO)/layout:demo \
+		|| echo "(exit $$?: secrets found, as planted)"
+	@echo; echo "== the flattened filesystem"
 	$(BIN)/customhouse export oci:$(DEMO)/layout:demo -o $(DEMO)/rootfs.tar --force
 	tar -tvf $(DEMO)/rootfs.tar
 

@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
 """Build the demo image as a real OCI image layout, from files in demo/rootfs.
 
-Two layers, like a two-step Dockerfile:
+Four layers, like a four-step Dockerfile:
   1. ``COPY rootfs/ /``: the files under demo/rootfs
-  2. ``RUN rm /app/config.ini && ln -s hello.sh /app/hello``: a whiteout and a symlink
+  2. ``RUN pip install ...``: real metadata of old, vulnerable Python releases (demo/python)
+  3. ``COPY .env /app/.env``: an env file with a database password (made up at build time)
+  4. ``RUN rm /app/config.ini /app/.env && ln -s hello.sh /app/hello``: whiteouts and a symlink;
+     the .env is deleted, yet layer 3 still ships it
+The last RUN also gets a build argument carrying a token, as careless builds do.
 
-Stdlib only, deterministic (fixed mtimes and owners), so the digests are stable.
+Stdlib only. Files, mtimes and owners are fixed; the made-up secrets are random on each
+build (so the repository itself carries no secret), hence so are two layer digests.
 """
 
 from __future__ import annotations
@@ -62,18 +67,56 @@ def _blob(layout: Path, data: bytes) -> dict[str, object]:
     return {"digest": f"sha256:{digest}", "size": len(data)}
 
 
+def _python_layer() -> bytes:
+    site = "usr/lib/python3.11/site-packages"
+    members: list[tuple[tarfile.TarInfo, bytes | None]] = []
+    parts = site.split("/")
+    for i in range(1, len(parts) + 1):
+        members.append((_info("/".join(parts[:i]), tarfile.DIRTYPE, 0o755), None))
+    for meta_dir in sorted(p for p in (HERE / "python").iterdir() if p.is_dir()):
+        members.append((_info(f"{site}/{meta_dir.name}", tarfile.DIRTYPE, 0o755), None))
+        for f in sorted(meta_dir.iterdir()):
+            data = f.read_bytes()
+            members.append(
+                (_info(f"{site}/{meta_dir.name}/{f.name}", tarfile.REGTYPE, 0o644, len(data)), data)
+            )
+    return _tar(members)
+
+
 def build(layout: Path, tag: str = "demo") -> None:
+    import secrets
+
+    password = secrets.token_urlsafe(12)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    token = "npm_" + "".join(secrets.choice(alphabet) for _ in range(36))
+    env_file = f"APP_ENV=production\nDB_PASSWORD={password}\n".encode()
     layers = [
         (layer_from_dir(HERE / "rootfs"), "COPY rootfs/ / # buildkit"),
+        (
+            _python_layer(),
+            "RUN /bin/sh -c pip install urllib3==1.24.1 requests==2.19.0 Jinja2==2.10"
+            " Pillow==8.0.0 PyYAML==5.3 # buildkit",
+        ),
+        (
+            _tar(
+                [
+                    (_info("app", tarfile.DIRTYPE, 0o755), None),
+                    (_info("app/.env", tarfile.REGTYPE, 0o600, len(env_file)), env_file),
+                ]
+            ),
+            "COPY .env /app/.env # buildkit",
+        ),
         (
             _tar(
                 [
                     (_info("app", tarfile.DIRTYPE, 0o755), None),
                     (_info("app/.wh.config.ini", tarfile.REGTYPE, 0o644), b""),
+                    (_info("app/.wh..env", tarfile.REGTYPE, 0o644), b""),
                     (_info("app/hello", tarfile.SYMTYPE, 0o777, link="hello.sh"), None),
                 ]
             ),
-            "RUN /bin/sh -c rm /app/config.ini && ln -s hello.sh /app/hello # buildkit",
+            f"|1 NPM_TOKEN={token} /bin/sh -c rm /app/config.ini /app/.env && ln -s hello.sh /app/hello"
+            " # buildkit",
         ),
     ]
     tmp = layout.with_name(layout.name + ".part")

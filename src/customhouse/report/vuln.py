@@ -166,7 +166,9 @@ def to_table(results: list[ImageResult], width: int = 170) -> str:
             console.print(t)
         s = summary(r)
         sev = ", ".join(f"{k} {v}" for k, v in s["by_severity"].items() if v)
-        scanned = "" if r.os_scanned or not r.distro else " (OS packages NOT scanned)"
+        scanned = (
+            " (OS packages NOT scanned)" if any("NOT checked" in w for w in r.warnings) else ""
+        )
         console.print(
             f"[bold]{s['vulnerabilities']} vulnerabilities[/bold] in {s['packages']} packages{scanned}"
             + (f" ({sev})" if sev else "")
