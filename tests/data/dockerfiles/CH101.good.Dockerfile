@@ -1,0 +1,3 @@
+FROM debian:bookworm-slim
+HEALTHCHECK CMD true
+USER app

@@ -1,0 +1,3 @@
+FROM debian:bookworm-slim@sha256:abababababababababababababababababababababababababababababababab
+HEALTHCHECK CMD true
+USER app

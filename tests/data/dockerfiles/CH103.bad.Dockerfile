@@ -1,0 +1,3 @@
+FROM alpine:latest
+HEALTHCHECK CMD true
+USER app

@@ -1,0 +1,3 @@
+FROM someuser/tools:1.0
+HEALTHCHECK CMD true
+USER app

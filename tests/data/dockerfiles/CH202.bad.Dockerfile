@@ -1,0 +1,4 @@
+FROM debian:bookworm
+RUN echo 'deb http://apt.example.org/debian bookworm main' > /etc/apt/sources.list.d/x.list
+HEALTHCHECK CMD true
+USER app

@@ -1,0 +1,4 @@
+FROM debian:bookworm
+RUN wget --no-check-certificate -O /tmp/a.tgz https://example.org/a.tgz; sha256sum -c /tmp/a.tgz.sha256
+HEALTHCHECK CMD true
+USER app

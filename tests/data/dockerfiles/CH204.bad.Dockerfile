@@ -1,0 +1,4 @@
+FROM debian:bookworm
+RUN apt-get update && apt-get install -y --allow-unauthenticated curl=7.88.1-10
+HEALTHCHECK CMD true
+USER app

@@ -1,0 +1,4 @@
+FROM python:3.12-slim
+RUN pip install --trusted-host pypi.example.org requests==2.32.3
+HEALTHCHECK CMD true
+USER app

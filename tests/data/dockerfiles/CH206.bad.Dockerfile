@@ -1,0 +1,4 @@
+FROM node:22-slim
+RUN npm config set strict-ssl false
+HEALTHCHECK CMD true
+USER app

@@ -1,0 +1,4 @@
+FROM alpine:3.20
+ENV DB_PASSWORD=hunter2
+HEALTHCHECK CMD true
+USER app

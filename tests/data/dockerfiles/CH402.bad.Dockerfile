@@ -1,0 +1,4 @@
+FROM alpine:3.20
+COPY id_rsa /root/.ssh/id_rsa
+HEALTHCHECK CMD true
+USER app

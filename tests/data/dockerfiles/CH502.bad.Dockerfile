@@ -1,0 +1,4 @@
+FROM debian:bookworm
+RUN sudo apt-get install -y curl=7.88.1-10
+HEALTHCHECK CMD true
+USER app

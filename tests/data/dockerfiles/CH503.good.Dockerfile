@@ -1,0 +1,4 @@
+FROM alpine:3.20
+RUN mkdir /data && chmod 1777 /data
+HEALTHCHECK CMD true
+USER app

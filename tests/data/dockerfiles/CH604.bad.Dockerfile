@@ -1,0 +1,4 @@
+FROM alpine:3.20
+EXPOSE 22/tcp 8080
+HEALTHCHECK CMD true
+USER app

@@ -1,0 +1,4 @@
+ARG TAG="bad tag"
+FROM alpine:${TAG}
+HEALTHCHECK CMD true
+USER app

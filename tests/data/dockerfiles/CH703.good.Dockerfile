@@ -1,0 +1,4 @@
+ARG TAG=3.20
+FROM alpine:${TAG}
+HEALTHCHECK CMD true
+USER app

@@ -1,0 +1,4 @@
+ARG BASE=alpine:3.20
+FROM ${BASE}
+HEALTHCHECK CMD true
+USER app

@@ -1,0 +1,4 @@
+FROM alpine:3.20
+CMD ["b"]
+HEALTHCHECK CMD true
+USER app
