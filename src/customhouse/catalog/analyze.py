@@ -73,16 +73,33 @@ def default_cache_dir() -> Path:
     return cache_dir()
 
 
+def code_signature() -> str:
+    """A fingerprint of the cataloging code itself (names, sizes, mtimes of its modules).
+
+    Any change to a cataloger, even one that forgot to bump its ``version``, gives a
+    new key, so a stale analysis is never reused; and computing it imports nothing.
+    """
+    import hashlib
+
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha256(str(CACHE_FORMAT).encode())
+    for p in sorted(here.glob("*.py")):
+        st = p.stat()
+        h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+    return h.hexdigest()[:16]
+
+
 class LayerCache:
-    """Layer analyses as JSON files named by diffID, under a key of the catalogers' versions."""
+    """Layer analyses as JSON files named by diffID, under a key of the cataloging code."""
 
-    def __init__(self, root: Path, catalogers: Sequence[Cataloger]) -> None:
-        sig = "-".join(f"{c.name}.{c.version}" for c in sorted(catalogers, key=lambda c: c.name))
-        import hashlib
+    def __init__(self, root: Path, catalogers: Sequence[Cataloger] | None = None) -> None:
+        sig = code_signature()
+        if catalogers is not None:  # a custom set of catalogers keys its own cache
+            import hashlib
 
-        self.dir = (
-            root / "layers" / f"v{CACHE_FORMAT}-{hashlib.sha256(sig.encode()).hexdigest()[:16]}"
-        )
+            names = ",".join(sorted(f"{c.name}.{c.version}" for c in catalogers))
+            sig += "-" + hashlib.sha256(names.encode()).hexdigest()[:8]
+        self.dir = root / "layers" / f"v{CACHE_FORMAT}-{sig}"
 
     def _path(self, diff_id: str) -> Path:
         algo, _, hex_ = diff_id.partition(":")
@@ -281,6 +298,12 @@ def _owned(path: str, owned: set[str]) -> bool:
     return bool(parent) and parent in owned
 
 
+def _defaults() -> Sequence[Cataloger]:
+    from customhouse.catalog.registry import default_catalogers
+
+    return default_catalogers()
+
+
 def inventory(
     image: Image,
     *,
@@ -290,22 +313,25 @@ def inventory(
     use_cache: bool = True,
     progress: Callable[[Layer, int], None] | None = None,
 ) -> Inventory:
-    if catalogers is None:
-        from customhouse.catalog.registry import default_catalogers
-
-        catalogers = default_catalogers()
+    custom = catalogers is not None
     analyses: list[LayerAnalysis] = []
     cached = 0
     if image.rootfs is not None:
-        analyses.append(analyze_rootfs(image, catalogers, limits=limits))
+        analyses.append(analyze_rootfs(image, catalogers or _defaults(), limits=limits))
     else:
-        cache = LayerCache(cache_dir or default_cache_dir(), catalogers) if use_cache else None
+        cache = (
+            LayerCache(cache_dir or default_cache_dir(), catalogers if custom else None)
+            if use_cache
+            else None
+        )
         for layer in image.layers:
             hit = cache.get(str(layer.diff_id)) if cache else None
             if hit is not None:
                 analyses.append(hit)
                 cached += 1
                 continue
+            if catalogers is None:
+                catalogers = _defaults()  # imported only when a layer must be read
             a = analyze_layer(image, layer, catalogers, limits=limits, progress=progress)
             if cache is not None:
                 cache.put(a)
