@@ -240,3 +240,205 @@ def _fmt_age(seconds: float | None) -> str:
     if seconds < 86400 * 2:
         return f"{seconds / 3600:.1f}h"
     return f"{seconds / 86400:.1f}d"
+
+
+# --- online: update, push, pull (appended; the commands above are unchanged) ----------
+
+
+@db_group.command("update")
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    metavar="SOURCE",
+    help="osv:ECOSYSTEM, debian, alpine:vX.Y/main|community or nvd; repeatable."
+    " Default: the OSV language ecosystems, debian, recent Alpine branches"
+    " (and nvd when an API key is set).",
+)
+@db_option
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Ignore ETags and sync points: download every source whole.",
+)
+@click.option(
+    "--osv-url",
+    envvar="CUSTOMHOUSE_OSV_URL",
+    default=None,
+    metavar="URL",
+    help="Base URL of the OSV bucket or a mirror of it.",
+)
+@click.option(
+    "--debian-tracker-url",
+    envvar="CUSTOMHOUSE_DEBIAN_TRACKER_URL",
+    default=None,
+    metavar="URL",
+    help="URL of the Debian security tracker JSON.",
+)
+@click.option(
+    "--alpine-secdb-url",
+    envvar="CUSTOMHOUSE_ALPINE_SECDB_URL",
+    default=None,
+    metavar="URL",
+    help="Base URL of Alpine's secdb.",
+)
+@click.option(
+    "--nvd-url",
+    envvar="CUSTOMHOUSE_NVD_URL",
+    default=None,
+    metavar="URL",
+    help="URL of the NVD CVE API 2.0.",
+)
+@click.option(
+    "--nvd-api-key",
+    envvar="CUSTOMHOUSE_NVD_API_KEY",
+    default=None,
+    metavar="KEY",
+    help="NVD API key (50 instead of 5 requests per 30 s).",
+)
+@click.option(
+    "--nvd-rate",
+    envvar="CUSTOMHOUSE_NVD_RATE",
+    default=None,
+    hidden=True,
+    help="NVD request rate as REQUESTS/SECONDS (default 5/30, or 50/30 with a key).",
+)
+@click.option(
+    "--retries",
+    envvar="CUSTOMHOUSE_FETCH_RETRIES",
+    type=click.IntRange(1, 20),
+    default=5,
+    show_default=True,
+    help="Attempts per download (429/5xx/connection failures, with backoff).",
+)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def update_cmd(
+    sources: tuple[str, ...],
+    db_path: str | None,
+    full: bool,
+    osv_url: str | None,
+    debian_tracker_url: str | None,
+    alpine_secdb_url: str | None,
+    nvd_url: str | None,
+    nvd_api_key: str | None,
+    nvd_rate: str | None,
+    retries: int,
+    fmt: str,
+) -> None:
+    """Update the database from the online feeds (ETag-aware, swapped in atomically).
+
+    Every source is fetched into a copy of the database; the copy replaces the
+    database only when all sources succeeded. A failed or truncated download leaves
+    the previous database exactly as it was.
+    """
+    from customhouse.advisories.feeds import nvd
+    from customhouse.advisories.update import (
+        DEFAULT_SOURCES,
+        UpdateConfig,
+        parse_sources,
+        update,
+    )
+    from customhouse.distribution import RetryPolicy
+
+    chosen = list(sources) or [*DEFAULT_SOURCES, *(["nvd"] if nvd_api_key else [])]
+    specs = parse_sources(chosen)
+    base = UpdateConfig()
+    config = UpdateConfig(
+        osv_url=osv_url or base.osv_url,
+        debian_url=debian_tracker_url or base.debian_url,
+        alpine_url=alpine_secdb_url or base.alpine_url,
+        nvd_url=nvd_url or base.nvd_url,
+        nvd_api_key=nvd_api_key or None,
+        nvd_rate=nvd.RateLimit.parse(nvd_rate) if nvd_rate else None,
+        full=full,
+        retry=RetryPolicy(attempts=retries),
+    )
+    path = _db_path(db_path)
+    reports = update(path, specs, config)
+    if fmt == "json":
+        dump_json(
+            {
+                "db": str(path),
+                "sources": [
+                    {
+                        "source": r.source,
+                        "url": r.url,
+                        "mode": r.mode,
+                        "downloaded_bytes": r.downloaded_bytes,
+                        "written": r.written,
+                        "deleted": r.deleted,
+                        "records": r.records,
+                        "skipped": r.skipped,
+                        **({"details": r.details} if r.details else {}),
+                    }
+                    for r in reports
+                ],
+            }
+        )
+        return
+    for r in reports:
+        change = (
+            "unchanged"
+            if r.mode == "unchanged"
+            else f"{r.mode}: {r.written} written, {r.deleted} deleted"
+        )
+        click.echo(f"{r.source}: {r.records} records ({change})")
+        for s in r.skipped[:10]:
+            click.echo(f"  skipped: {s}", err=True)
+        if len(r.skipped) > 10:
+            click.echo(
+                f"  ... and {len(r.skipped) - 10} more skipped (see --format json)", err=True
+            )
+    click.echo(f"database: {path}")
+
+
+registry_option = click.option(
+    "--insecure-registry",
+    "insecure_registries",
+    multiple=True,
+    metavar="HOST[:PORT]",
+    help="Allow plain HTTP to this registry (loopback registries are always allowed).",
+)
+
+
+@db_group.command("push")
+@click.argument("reference")
+@db_option
+@registry_option
+@click.option(
+    "--compress/--no-compress",
+    default=True,
+    show_default=True,
+    help="Push the file zstd-compressed (the pulled database is identical either way).",
+)
+def push_cmd(
+    reference: str, db_path: str | None, insecure_registries: tuple[str, ...], compress: bool
+) -> None:
+    """Push the database to a registry as an OCI artifact (for air-gapped mirrors)."""
+    from customhouse.advisories.bundle import push_db
+
+    path = _db_path(db_path)
+    result = push_db(path, reference, compress=compress, insecure_registries=insecure_registries)
+    click.echo(
+        f"pushed {path} ({result.db_size} bytes, {result.db_digest}) to"
+        f" {result.reference}@{result.manifest_digest}"
+    )
+
+
+@db_group.command("pull")
+@click.argument("reference")
+@db_option
+@registry_option
+@click.option("--force", is_flag=True, help="Replace an existing database.")
+def pull_cmd(
+    reference: str, db_path: str | None, insecure_registries: tuple[str, ...], force: bool
+) -> None:
+    """Pull a database pushed with 'db push'; verified before it replaces anything."""
+    from customhouse.advisories.bundle import pull_db
+
+    path = _db_path(db_path)
+    result = pull_db(reference, path, force=force, insecure_registries=insecure_registries)
+    click.echo(
+        f"pulled {result.reference}@{result.manifest_digest} into {path}"
+        f" ({result.db_size} bytes, {result.db_digest})"
+    )
