@@ -47,7 +47,8 @@ def import_paths(builder: StoreBuilder, paths: Sequence[Path]) -> dict[str, Impo
             try:
                 if path.stat().st_size > MAX_RECORD_BYTES * 8:
                     raise AdvisoryError(f"{path}: too large for an advisory file")
-                obj = load_text(path.read_bytes(), path.name)
+                data = path.read_bytes()
+                obj = load_text(data, path.name)
                 if obj is None:
                     report.skipped.append(f"{path}: empty")
                     continue
@@ -55,7 +56,8 @@ def import_paths(builder: StoreBuilder, paths: Sequence[Path]) -> dict[str, Impo
                     secdb.add(obj, str(path))
                     report.by_kind["secdb files"] = report.by_kind.get("secdb files", 0) + 1
                     continue
-                for v in records_from_object(obj, str(path)):
+                text = data if path.suffix == ".json" else None
+                for v in records_from_object(obj, str(path), text):
                     osv[v.id] = v
             except AdvisoryError as e:
                 report.skipped.append(str(e))

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from customhouse.errors import InputError
@@ -58,8 +59,11 @@ class Affected:
     severity: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Vulnerability:
+    """One validated OSV record. ``affected`` is decoded on first use: an import only
+    needs the index fields, and a lookup only the entries of the package it asked for."""
+
     id: str
     modified: str
     published: str | None
@@ -69,10 +73,18 @@ class Vulnerability:
     summary: str | None
     details: str | None
     severity: tuple[tuple[str, str], ...]  # (type, score) e.g. ("CVSS_V3", "CVSS:3.1/AV:N/...")
-    affected: tuple[Affected, ...]
     references: tuple[tuple[str, str], ...]  # (type, url)
     database_specific: Mapping[str, Any]
     raw: Mapping[str, Any]
+    package_keys: tuple[tuple[str, str], ...]  # (ecosystem, normalized name) it is filed under
+    text: str | None = field(default=None, compare=False)  # the JSON it came as, when known
+
+    @cached_property
+    def affected(self) -> tuple[Affected, ...]:
+        entries = self.raw.get("affected") or []
+        return tuple(
+            parse_affected(a, f"advisory {self.id} affected[{i}]") for i, a in enumerate(entries)
+        )
 
     @property
     def all_ids(self) -> tuple[str, ...]:
@@ -125,8 +137,95 @@ def _severity(v: Any, what: str) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def parse_vulnerability(obj: Any, what: str = "advisory") -> Vulnerability:
-    """Validate and freeze one OSV record (a parsed JSON/YAML object)."""
+def parse_affected(a: Any, aw: str) -> Affected:
+    """Decode one ``affected`` entry (already checked by :func:`parse_vulnerability`)."""
+    if not isinstance(a, dict):
+        raise AdvisoryError(f"{aw}: must be an object")
+    pkg = _map(a.get("package"), f"{aw} package")
+    ranges = []
+    for j, r in enumerate(a.get("ranges") or []):
+        rw = f"{aw} ranges[{j}]"
+        if not isinstance(r, dict):
+            raise AdvisoryError(f"{rw}: must be an object")
+        rtype = _s(r, "type", rw, required=True)
+        assert rtype is not None
+        ranges.append(Range(rtype, tuple(_events(r.get("events"), rw)), _s(r, "repo", rw)))
+    versions = a.get("versions") or []
+    if not isinstance(versions, list):
+        raise AdvisoryError(f"{aw}: 'versions' must be a list")
+    return Affected(
+        ecosystem=_s(pkg, "ecosystem", aw) or "",
+        name=_s(pkg, "name", aw) or "",
+        purl=_s(pkg, "purl", aw),
+        ranges=tuple(ranges),
+        versions=tuple(versions),  # strings: checked when the record was stored
+        ecosystem_specific=_map(a.get("ecosystem_specific"), aw),
+        database_specific=_map(a.get("database_specific"), aw),
+        severity=_severity(a.get("severity"), aw),
+    )
+
+
+_EVENT_KINDS = frozenset({"introduced", "fixed", "last_affected", "limit"})
+
+
+def _events(events: Any, rw: str) -> list[Event]:
+    if not isinstance(events, list):
+        raise AdvisoryError(f"{rw}: 'events' must be a list")
+    out = []
+    for ev in events:
+        if not isinstance(ev, dict) or len(ev) != 1:
+            raise AdvisoryError(f"{rw}: each event has exactly one key")
+        ((k, v),) = ev.items()
+        if k not in _EVENT_KINDS or not isinstance(v, str):
+            raise AdvisoryError(f"{rw}: invalid event {ev!r}")
+        out.append(Event(k, v))
+    return out
+
+
+def _check_affected(aff_json: Any, what: str) -> tuple[tuple[str, str], ...]:
+    """Validate every ``affected`` entry's shape (cheaply: no objects built); return the index keys."""
+    if not isinstance(aff_json, list):
+        raise AdvisoryError(f"{what}: 'affected' must be a list")
+    keys = set()
+    for i, a in enumerate(aff_json):
+        aw = f"{what} affected[{i}]"
+        if not isinstance(a, dict):
+            raise AdvisoryError(f"{aw}: must be an object")
+        pkg = a.get("package")
+        if pkg is not None:
+            if not isinstance(pkg, dict):
+                raise AdvisoryError(f"{aw} package: expected an object")
+            eco, name = pkg.get("ecosystem"), pkg.get("name")
+            if not isinstance(eco, str) or not isinstance(name, str):
+                raise AdvisoryError(f"{aw} package: 'ecosystem' and 'name' must be strings")
+            if eco and name:
+                keys.add((eco, normalize_name(eco, name)))
+        ranges = a.get("ranges") or []
+        if not isinstance(ranges, list):
+            raise AdvisoryError(f"{aw}: 'ranges' must be a list")
+        for j, r in enumerate(ranges):
+            rw = f"{aw} ranges[{j}]"
+            if not isinstance(r, dict) or not isinstance(r.get("type"), str):
+                raise AdvisoryError(f"{rw}: needs a 'type' string")
+            _events(r.get("events"), rw)
+        versions = a.get("versions") or []
+        if not isinstance(versions, list) or (versions and {type(v) for v in versions} != {str}):
+            raise AdvisoryError(f"{aw}: 'versions' must be a list of strings")
+        for key in ("ecosystem_specific", "database_specific"):
+            if a.get(key) is not None and not isinstance(a[key], dict):
+                raise AdvisoryError(f"{aw}: {key!r} must be an object")
+        _severity(a.get("severity"), aw)
+    return tuple(sorted(keys))
+
+
+def parse_vulnerability(
+    obj: Any, what: str = "advisory", *, text: str | None = None
+) -> Vulnerability:
+    """Validate and freeze one OSV record (a parsed JSON/YAML object).
+
+    ``text`` is the record's own JSON, when it arrived as such: the store keeps it
+    as it is instead of serialising the record again.
+    """
     if not isinstance(obj, dict):
         raise AdvisoryError(f"{what}: an OSV record must be an object")
     vid = _s(obj, "id", what, required=True)
@@ -136,48 +235,7 @@ def parse_vulnerability(obj: Any, what: str = "advisory") -> Vulnerability:
     what = f"{what} {vid}"
     modified = _s(obj, "modified", what, required=True)
     assert modified is not None
-    affected = []
-    aff_json = obj.get("affected") or []
-    if not isinstance(aff_json, list):
-        raise AdvisoryError(f"{what}: 'affected' must be a list")
-    for i, a in enumerate(aff_json):
-        aw = f"{what} affected[{i}]"
-        if not isinstance(a, dict):
-            raise AdvisoryError(f"{aw}: must be an object")
-        pkg = _map(a.get("package"), f"{aw} package")
-        ranges = []
-        for j, r in enumerate(a.get("ranges") or []):
-            rw = f"{aw} ranges[{j}]"
-            if not isinstance(r, dict):
-                raise AdvisoryError(f"{rw}: must be an object")
-            rtype = _s(r, "type", rw, required=True)
-            events = []
-            for ev in r.get("events") or []:
-                if not isinstance(ev, dict) or len(ev) != 1:
-                    raise AdvisoryError(f"{rw}: each event has exactly one key")
-                ((k, v),) = ev.items()
-                if k not in ("introduced", "fixed", "last_affected", "limit") or not isinstance(
-                    v, str
-                ):
-                    raise AdvisoryError(f"{rw}: invalid event {ev!r}")
-                events.append(Event(k, v))
-            assert rtype is not None
-            ranges.append(Range(rtype, tuple(events), _s(r, "repo", rw)))
-        versions = a.get("versions") or []
-        if not isinstance(versions, list):
-            raise AdvisoryError(f"{aw}: 'versions' must be a list")
-        affected.append(
-            Affected(
-                ecosystem=_s(pkg, "ecosystem", aw) or "",
-                name=_s(pkg, "name", aw) or "",
-                purl=_s(pkg, "purl", aw),
-                ranges=tuple(ranges),
-                versions=tuple(str(v) for v in versions),
-                ecosystem_specific=_map(a.get("ecosystem_specific"), aw),
-                database_specific=_map(a.get("database_specific"), aw),
-                severity=_severity(a.get("severity"), aw),
-            )
-        )
+    keys = _check_affected(obj.get("affected") or [], what)
     refs = []
     for r in obj.get("references") or []:
         if isinstance(r, dict) and isinstance(r.get("url"), str):
@@ -188,22 +246,20 @@ def parse_vulnerability(obj: Any, what: str = "advisory") -> Vulnerability:
         published=_s(obj, "published", what),
         withdrawn=_s(obj, "withdrawn", what),
         aliases=_strs(obj, "aliases", what),
-        related=_strs(obj, "related", what),
+        related=_strs(obj, "related", what)
+        if all(isinstance(x, str) for x in obj.get("related") or [])
+        else (),
         summary=_s(obj, "summary", what),
         details=_s(obj, "details", what),
         severity=_severity(obj.get("severity"), what),
-        affected=tuple(affected),
         references=tuple(refs),
         database_specific=_map(obj.get("database_specific"), what),
         raw=obj,
+        package_keys=keys,
+        text=text,
     )
 
 
 def iter_package_keys(v: Vulnerability) -> Sequence[tuple[str, str]]:
     """(ecosystem, normalized name) pairs a record is filed under."""
-    keys = {
-        (a.ecosystem, normalize_name(a.ecosystem, a.name))
-        for a in v.affected
-        if a.ecosystem and a.name
-    }
-    return sorted(keys)
+    return v.package_keys

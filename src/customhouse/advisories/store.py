@@ -20,14 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from customhouse.advisories.osv import (
+    Affected,
     Vulnerability,
     iter_package_keys,
     normalize_name,
+    parse_affected,
     parse_vulnerability,
 )
 from customhouse.errors import InputError, StorageError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: affected rows carry their package's entries
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -50,7 +52,8 @@ CREATE TABLE vulns (
 CREATE TABLE affected (
   ecosystem TEXT NOT NULL,
   name TEXT NOT NULL,
-  vuln_id TEXT NOT NULL
+  vuln_id TEXT NOT NULL,
+  entries TEXT NOT NULL
 );
 CREATE INDEX affected_pkg ON affected (ecosystem, name);
 CREATE INDEX affected_vuln ON affected (vuln_id);
@@ -90,6 +93,7 @@ class AdvisoryStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._cache: dict[str, Vulnerability] = {}
         if not path.is_file():
             raise DatabaseError(
                 f"no advisory database at {path}; run 'customhouse db import PATH' or 'customhouse db update'"
@@ -130,6 +134,44 @@ class AdvisoryStore:
             (ecosystem, normalize_name(ecosystem, name)),
         ).fetchall()
         return [r[0] for r in rows]
+
+    def lookup_affected(self, ecosystem: str, name: str) -> list[tuple[str, list[Affected]]]:
+        """(record id, this package's affected entries) for every live record naming the package.
+
+        This is what the matcher asks for each package: it decodes only the package's
+        own entries; whole records are fetched (:meth:`get_many`) for the hits alone.
+        """
+        rows = self._db.execute(
+            "SELECT a.vuln_id, a.entries FROM affected a JOIN vulns v ON v.id = a.vuln_id"
+            " WHERE a.ecosystem = ? AND a.name = ? AND v.withdrawn IS NULL",
+            (ecosystem, normalize_name(ecosystem, name)),
+        ).fetchall()
+        return [
+            (vid, [parse_affected(a, f"database record {vid}") for a in _loads(entries)])
+            for vid, entries in rows
+        ]
+
+    def get_many(self, ids: Iterable[str]) -> dict[str, Vulnerability]:
+        """Whole records by id (cached: a scan of many images asks for the same ones)."""
+        out: dict[str, Vulnerability] = {}
+        missing = []
+        for i in ids:
+            cached = self._cache.get(i)
+            if cached is not None:
+                out[i] = cached
+            else:
+                missing.append(i)
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for vid, text in self._db.execute(
+                f"SELECT id, json FROM vulns WHERE id IN ({marks})", chunk
+            ):
+                v = parse_vulnerability(_loads(text), f"database record {vid}")
+                if len(self._cache) > 4096:
+                    self._cache.clear()
+                self._cache[vid] = out[vid] = v
+        return out
 
     def has_ecosystem(self, ecosystem: str) -> bool:
         """Whether any record is filed under ``ecosystem`` (e.g. "Debian:12")."""
@@ -206,6 +248,7 @@ class StoreBuilder:
         self.fresh = fresh
         self._db: sqlite3.Connection | None = None
         self._tmp: str | None = None
+        self._had_rows = True
         self.added = 0
 
     def __enter__(self) -> StoreBuilder:
@@ -238,6 +281,7 @@ class StoreBuilder:
                 db.executescript(_SCHEMA)
         else:
             db.executescript(_SCHEMA)
+        self._had_rows = db.execute("SELECT 1 FROM vulns LIMIT 1").fetchone() is not None
         db.execute("PRAGMA journal_mode=OFF")
         db.execute("PRAGMA synchronous=OFF")
         db.execute("BEGIN")
@@ -288,25 +332,40 @@ class StoreBuilder:
         db.execute("DELETE FROM vulns WHERE source = ?", (source,))
 
     def add(self, records: Iterable[Vulnerability], source: str) -> int:
-        """Insert records, replacing any with the same id. Returns the count written."""
+        """Insert records, replacing any with the same id. Returns the count written.
+
+        Each (ecosystem, package) row also keeps that package's own ``affected``
+        entries, so a lookup decodes only what it asked for, not whole records.
+        """
         db = self.db
         n = 0
         vuln_rows = []
-        aff_rows: list[tuple[str, str, str]] = []
+        aff_rows: list[tuple[str, str, str, str]] = []
         alias_rows: list[tuple[str, str]] = []
         ids = []
         for v in records:
             ids.append((v.id,))
-            vuln_rows.append(
-                (v.id, source, v.modified, v.withdrawn, json.dumps(v.raw, separators=(",", ":")))
-            )
-            aff_rows.extend((eco, name, v.id) for eco, name in iter_package_keys(v))
+            vuln_rows.append((v.id, source, v.modified, v.withdrawn, v.text or _dumps(v.raw)))
+            keys = iter_package_keys(v)
+            entries = v.raw.get("affected") or []
+            if len(keys) == 1:
+                aff_rows.append((keys[0][0], keys[0][1], v.id, _dumps(entries)))
+            else:
+                for eco, name in keys:
+                    mine = [
+                        a
+                        for a in entries
+                        if (a.get("package") or {}).get("ecosystem") == eco
+                        and normalize_name(eco, (a.get("package") or {}).get("name") or "") == name
+                    ]
+                    aff_rows.append((eco, name, v.id, _dumps(mine)))
             alias_rows.extend((a, v.id) for a in v.aliases)
             n += 1
-        db.executemany("DELETE FROM affected WHERE vuln_id = ?", ids)
-        db.executemany("DELETE FROM aliases WHERE vuln_id = ?", ids)
+        if self._had_rows or self.added:
+            db.executemany("DELETE FROM affected WHERE vuln_id = ?", ids)
+            db.executemany("DELETE FROM aliases WHERE vuln_id = ?", ids)
         db.executemany("INSERT OR REPLACE INTO vulns VALUES (?, ?, ?, ?, ?)", vuln_rows)
-        db.executemany("INSERT INTO affected VALUES (?, ?, ?)", aff_rows)
+        db.executemany("INSERT INTO affected VALUES (?, ?, ?, ?)", aff_rows)
         db.executemany("INSERT INTO aliases VALUES (?, ?)", alias_rows)
         self.added += n
         return n
@@ -352,6 +411,24 @@ class StoreBuilder:
             if r
             else None
         )
+
+
+try:  # orjson parses and writes JSON several times faster; the stdlib is the fallback
+    import orjson
+
+    def _loads(text: str | bytes) -> Any:
+        return orjson.loads(text)
+
+    def _dumps(obj: Any) -> str:
+        return orjson.dumps(obj).decode()
+
+except ImportError:  # pragma: no cover - exercised where orjson is absent
+
+    def _loads(text: str | bytes) -> Any:
+        return json.loads(text)
+
+    def _dumps(obj: Any) -> str:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
 def _now() -> str:

@@ -80,7 +80,9 @@ class MatchResult:
 class AdvisorySource(Protocol):
     """The store lookups the matcher needs (an AdvisoryStore fits)."""
 
-    def lookup(self, ecosystem: str, name: str) -> list[Vulnerability]: ...
+    def lookup_affected(self, ecosystem: str, name: str) -> list[tuple[str, list[Affected]]]: ...
+
+    def get_many(self, ids: Iterable[str]) -> dict[str, Vulnerability]: ...
 
 
 def _find(parent: dict[str, str], x: str) -> str:
@@ -167,8 +169,8 @@ class Matcher:
         release = release_of(distro) if distro is not None else None
         result.release = release
         raw: list[
-            tuple[Package, str, Vulnerability, Affected, str]
-        ] = []  # (pkg, ecosystem, vuln, affected, installed)
+            tuple[Package, str, str, Affected, str]
+        ] = []  # (pkg, ecosystem, record id, entry, installed)
 
         if os_packages:
             if release is None:
@@ -191,22 +193,18 @@ class Matcher:
                 for p in os_packages:
                     name = p.source_name or p.name
                     installed = (p.source_version or p.version) if p.ecosystem == DEB else p.version
-                    for v in self.store.lookup(release.ecosystem, name):
-                        for a in v.affected:
-                            if a.ecosystem == release.ecosystem and a.name == name:
-                                raw.append((p, release.ecosystem, v, a, installed))
+                    for vid, entries in self.store.lookup_affected(release.ecosystem, name):
+                        raw.extend((p, release.ecosystem, vid, a, installed) for a in entries)
         for p in packages:
             eco = LANGUAGE_ECOSYSTEMS.get(p.ecosystem)
             if eco is None or p.os_owned:
                 continue  # OS-owned language packages are covered by the OS advisories
             name = p.name
-            for v in self.store.lookup(eco, name):
-                for a in v.affected:
-                    if a.ecosystem == eco:
-                        raw.append((p, eco, v, a, p.version))
+            for vid, entries in self.store.lookup_affected(eco, name):
+                raw.extend((p, eco, vid, a, p.version) for a in entries)
 
-        hits: list[tuple[Package, str, Vulnerability, Affected, str, str | None]] = []
-        for p, eco, v, a, installed in raw:
+        matched: list[tuple[Package, str, str, Affected, str, str | None]] = []
+        for p, eco, vid, a, installed in raw:
             try:
                 scheme = scheme_for_ecosystem(eco)
                 inst = scheme.parse(installed)
@@ -215,11 +213,15 @@ class Matcher:
                 fixed = _fixed_version(scheme, inst, a)
             except Exception as e:  # an unparseable installed version must be visible, not silent
                 result.warnings.append(
-                    f"{p.ecosystem} {p.name} {installed}: cannot compare with {v.id}: {e}"
+                    f"{p.ecosystem} {p.name} {installed}: cannot compare with {vid}: {e}"
                 )
                 continue
-            hits.append((p, eco, v, a, installed, fixed))
+            matched.append((p, eco, vid, a, installed, fixed))
 
+        records = self.store.get_many({m[2] for m in matched})  # whole records for the hits only
+        hits = [
+            (p, eco, records[vid], a, i, f) for p, eco, vid, a, i, f in matched if vid in records
+        ]
         result.findings = self._merge(hits, created_by)
         result.packages_matched = len({f.package.key for f in result.findings})
         return result

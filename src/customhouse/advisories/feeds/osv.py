@@ -35,9 +35,20 @@ def load_text(data: bytes, name: str) -> Any:
         except yaml.YAMLError as e:
             raise AdvisoryError(f"{name}: invalid YAML: {e}") from None
     try:
-        return json.loads(data)
+        return _json_loads(data)
     except (ValueError, RecursionError) as e:
         raise AdvisoryError(f"{name}: invalid JSON: {e}") from None
+
+
+def _json_loads(data: bytes) -> Any:
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover
+        return json.loads(data)
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)  # the stdlib's message names the problem better
 
 
 _LOADER: Any = None
@@ -62,10 +73,12 @@ def _yaml_loader() -> Any:
     return _LOADER
 
 
-def records_from_object(obj: Any, name: str) -> list[Vulnerability]:
+def records_from_object(obj: Any, name: str, text: bytes | None = None) -> list[Vulnerability]:
+    """OSV records from a parsed file; ``text``, the file's JSON, is kept for a single record."""
     if isinstance(obj, list):
         return [parse_vulnerability(o, f"{name}[{i}]") for i, o in enumerate(obj)]
-    return [parse_vulnerability(obj, name)]
+    kept = text.decode("utf-8", "replace") if text is not None else None
+    return [parse_vulnerability(obj, name, text=kept)]
 
 
 def iter_zip(path: Path, report: ImportReport) -> Iterator[Vulnerability]:
@@ -90,7 +103,8 @@ def iter_zip(path: Path, report: ImportReport) -> Iterator[Vulnerability]:
             try:
                 with zf.open(info) as f:
                     data = f.read(MAX_RECORD_BYTES + 1)
-                yield from records_from_object(load_text(data, info.filename), name)
+                text = data if info.filename.endswith(".json") else None
+                yield from records_from_object(load_text(data, info.filename), name, text)
             except AdvisoryError as e:
                 report.skipped.append(str(e))
             except (zipfile.BadZipFile, OSError, EOFError) as e:
