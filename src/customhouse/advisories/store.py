@@ -22,9 +22,9 @@ from typing import Any
 from customhouse.advisories.osv import (
     Affected,
     Vulnerability,
+    decode_stored_affected,
     iter_package_keys,
     normalize_name,
-    parse_affected,
     parse_vulnerability,
 )
 from customhouse.errors import InputError, StorageError
@@ -147,8 +147,7 @@ class AdvisoryStore:
             (ecosystem, normalize_name(ecosystem, name)),
         ).fetchall()
         return [
-            (vid, [parse_affected(a, f"database record {vid}") for a in _loads(entries)])
-            for vid, entries in rows
+            (vid, [decode_stored_affected(a) for a in _loads(entries)]) for vid, entries in rows
         ]
 
     def get_many(self, ids: Iterable[str]) -> dict[str, Vulnerability]:
