@@ -419,7 +419,7 @@ try:  # orjson parses and writes JSON several times faster; the stdlib is the fa
         return orjson.loads(text)
 
     def _dumps(obj: Any) -> str:
-        return orjson.dumps(obj).decode()
+        return str(orjson.dumps(obj), "utf-8")
 
 except ImportError:  # pragma: no cover - exercised where orjson is absent
 
