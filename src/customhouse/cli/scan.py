@@ -10,7 +10,7 @@ import click
 
 from customhouse.cli._common import atomic_output, image_options, layer_progress, parse_platform
 
-FORMATS = ("table", "json", "sarif", "markdown")
+FORMATS = ("table", "json", "sarif", "markdown", "cyclonedx")
 SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 
 
@@ -218,6 +218,8 @@ def scan_cmd(
         text = json.dumps(report.to_sarif(results), indent=2) + "\n"
     elif fmt == "markdown":
         text = report.to_markdown(results)
+    elif fmt == "cyclonedx":
+        text = report.to_cyclonedx(results)
     else:
         text = report.to_table(results)
     with atomic_output(output, force=force, binary=False) as out:

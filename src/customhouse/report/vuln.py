@@ -1,4 +1,4 @@
-"""Scan reports: JSON (documented in docs/scan-report.schema.json), table, SARIF, Markdown."""
+"""Scan reports: JSON (documented in docs/scan-report.schema.json), table, SARIF, Markdown, CycloneDX."""
 
 from __future__ import annotations
 
@@ -267,6 +267,13 @@ def to_markdown(results: list[ImageResult]) -> str:
             ]
             lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def to_cyclonedx(results: list[ImageResult]) -> str:
+    """CycloneDX 1.6 JSON with the findings as ``vulnerabilities`` (VEX); see ``_vex``."""
+    from customhouse.report import _vex
+
+    return _vex.render(results)
 
 
 def _md(text: str) -> str:
