@@ -9,9 +9,11 @@ numbers, the ustar prefix); extension headers are interpreted here, with limits.
 
 from __future__ import annotations
 
+import struct
 import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from customhouse.errors import LayerError, LimitExceededError
 from customhouse.limits import Limits
@@ -44,25 +46,71 @@ KNOWN_TYPES = FILE_TYPES | {LNK, SYM, CHR, BLK, DIR, FIFO}
 _MAGIC_USTAR = b"ustar\x00"
 
 
+class _Header(NamedTuple):
+    name: str
+    mode: int
+    uid: int
+    gid: int
+    size: int
+    mtime: int
+    type: bytes
+    linkname: str
+    uname: str
+    gname: str
+    devmajor: int
+    devminor: int
+
+
+# name mode uid gid size mtime chksum type linkname magic version uname gname devmajor devminor prefix
+_LAYOUT = struct.Struct("100s8s8s8s12s12s8sc100s6s2s32s32s8s8s155s")
+
+
 def _num(field: bytes) -> int:
     """A numeric header field: octal (NUL/space padded) or GNU base-256."""
     if field and field[0] & 0x80:
         # base-256: first byte 0x80 (positive) or 0xff (negative)
         n = int.from_bytes(field[1:], "big")
         return n if field[0] == 0x80 else n - (1 << (8 * (len(field) - 1)))
-    field = field.split(b"\0", 1)[0].strip(b" ")
-    return int(field, 8) if field else 0
-
-
-def _parse_header(block: bytes, label: str, previous: str | None) -> tarfile.TarInfo:
-    """Decode one 512-byte header block, checking its checksum."""
+    digits = field.partition(b"\0")[0]
     try:
-        chksum = _num(block[148:156])
+        return int(digits, 8)  # int() itself skips surrounding spaces
+    except ValueError:
+        if not digits.strip():
+            return 0
+        raise
+
+
+def _str(field: bytes) -> str:
+    return field.partition(b"\0")[0].decode(_ENC, _ERR)
+
+
+def _parse_header(block: bytes, label: str, previous: str | None) -> _Header:
+    """Decode one 512-byte header block, checking its checksum."""
+    (
+        name,
+        mode,
+        uid,
+        gid,
+        size,
+        mtime,
+        chk,
+        typ,
+        link,
+        magic,
+        _version,
+        uname,
+        gname,
+        major,
+        minor,
+        prefix,
+    ) = _LAYOUT.unpack_from(block)
+    try:
+        chksum = _num(chk)
     except ValueError:
         raise LayerError(
             "malformed tar header (bad checksum field)", layer=label, entry=previous
         ) from None
-    unsigned = sum(block) - sum(block[148:156]) + 256
+    unsigned = sum(block) - sum(chk) + 256
     if chksum != unsigned:
         signed = unsigned - 2 * sum(b for b in block[:148] + block[156:] if b > 127)
         if chksum != signed:
@@ -70,29 +118,31 @@ def _parse_header(block: bytes, label: str, previous: str | None) -> tarfile.Tar
                 "malformed tar header (checksum mismatch)", layer=label, entry=previous
             )
     try:
-        info = tarfile.TarInfo(block[0:100].split(b"\0", 1)[0].decode(_ENC, _ERR))
-        info.mode = _num(block[100:108])
-        info.uid = _num(block[108:116])
-        info.gid = _num(block[116:124])
-        info.size = _num(block[124:136])
-        info.mtime = _num(block[136:148])
-        info.type = block[156:157]
-        info.linkname = block[157:257].split(b"\0", 1)[0].decode(_ENC, _ERR)
-        info.uname = block[265:297].split(b"\0", 1)[0].decode(_ENC, _ERR)
-        info.gname = block[297:329].split(b"\0", 1)[0].decode(_ENC, _ERR)
-        info.devmajor = _num(block[329:337])
-        info.devminor = _num(block[337:345])
+        text_name = _str(name)
+        if magic == _MAGIC_USTAR:  # POSIX ustar: a prefix extends the name
+            pre = prefix.partition(b"\0")[0]
+            if pre:
+                text_name = pre.decode(_ENC, _ERR) + "/" + text_name
+        if typ == b"\0" and text_name.endswith("/"):
+            typ = tarfile.DIRTYPE  # old tars mark directories by a trailing slash
+        return _Header(
+            text_name,
+            _num(mode),
+            _num(uid),
+            _num(gid),
+            _num(size),
+            _num(mtime),
+            typ,
+            _str(link),
+            _str(uname),
+            _str(gname),
+            _num(major),
+            _num(minor),
+        )
     except ValueError:
         raise LayerError(
             "malformed tar header (bad numeric field)", layer=label, entry=previous
         ) from None
-    if block[257:263] == _MAGIC_USTAR:  # POSIX ustar: a prefix extends the name
-        prefix = block[345:500].split(b"\0", 1)[0]
-        if prefix:
-            info.name = prefix.decode(_ENC, _ERR) + "/" + info.name
-    if info.type == b"\0" and info.name.endswith("/"):
-        info.type = tarfile.DIRTYPE  # old tars mark directories by a trailing slash
-    return info
 
 
 @dataclass(slots=True)
