@@ -116,6 +116,10 @@ class VerifyingReader:
         self.count = 0
         self.what = what
 
+    @property
+    def expected(self) -> Digest:
+        return self._expected
+
     def hash_in_background(self, bg: Any) -> None:
         """Hand hashing to a :class:`~customhouse.walk.hashing.BackgroundHasher`."""
         self._bg = bg

@@ -6,12 +6,13 @@ only; a link that leaves it, loops, or names a non-file is refused.
 
 from __future__ import annotations
 
+import io
 import posixpath
 import tarfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, cast
 
 from customhouse.digest import VerifyingReader
 from customhouse.errors import ImageFormatError, LimitExceededError, SourceError
@@ -109,11 +110,15 @@ class TarIndex:
         return f.read()
 
     def open(self, name: str) -> tuple[IO[bytes], int]:
+        """A reader of one member's bytes. Plain members are read straight from the file
+        (their data is contiguous), which is several times faster than tarfile's reader."""
         member = self.resolve(name)
         assert member is not None
-        f = self._tar.extractfile(member)
-        assert f is not None
-        return f, member.size
+        if member.issparse():
+            f = self._tar.extractfile(member)
+            assert f is not None
+            return f, member.size
+        return cast(IO[bytes], _Slice(self.path, member.offset_data, member.size)), member.size
 
     def names(self) -> list[str]:
         return list(self.members)
@@ -139,4 +144,56 @@ class TarBlobStore:
         if self.index.resolve(name, required=False) is None:
             raise SourceError(f"{what}: blob {descriptor.digest} is missing from {self.index.path}")
         f, _size = self.index.open(name)
-        yield VerifyingReader(f, descriptor.digest, what=what, expected_size=descriptor.size)
+        try:
+            yield VerifyingReader(f, descriptor.digest, what=what, expected_size=descriptor.size)
+        finally:
+            f.close()
+
+
+class _Slice(io.RawIOBase):
+    """``size`` bytes of ``path`` from ``offset``, through a file descriptor of its own."""
+
+    def __init__(self, path: Path, offset: int, size: int) -> None:
+        super().__init__()
+        self._f = open(path, "rb", buffering=0)
+        self._f.seek(offset)
+        self._start = offset
+        self._left = size
+        self._size = size
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        if whence != 0 or not 0 <= pos <= self._size:
+            raise OSError("only absolute seeks inside the member are supported")
+        self._f.seek(self._start + pos)
+        self._left = self._size - pos
+        return pos
+
+    def tell(self) -> int:
+        return self._size - self._left
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer)
+        if self._left <= 0 or not len(view):
+            return 0
+        n = self._f.readinto(view[: min(len(view), self._left)])
+        self._left -= n or 0
+        return n or 0
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0 or n > self._left:
+            n = self._left
+        if n <= 0:
+            return b""
+        data = self._f.read(n)
+        self._left -= len(data)
+        return data
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()

@@ -192,15 +192,16 @@ def open_docker_archive(
         member = index.resolve(lp)
         assert member is not None
         f, size = index.open(lp)
-        mt = _sniff(f.read(4))
-        lm = _BLOB_PATH.match(lp)
-        if lm:
-            digest = f"{lm.group(1)}:{lm.group(2)}"
-        elif mt == media.DOCKER_LAYER:
-            digest = str(config.diff_ids[i])  # uncompressed: the blob digest is the diffID
-        else:
-            f.seek(0)
-            digest = str(_hash_member(f, f"{what} layer {lp}"))
+        with f:
+            mt = _sniff(f.read(4))
+            lm = _BLOB_PATH.match(lp)
+            if lm:
+                digest = f"{lm.group(1)}:{lm.group(2)}"
+            elif mt == media.DOCKER_LAYER:
+                digest = str(config.diff_ids[i])  # uncompressed: the blob digest is the diffID
+            else:
+                f.seek(0)
+                digest = str(_hash_member(f, f"{what} layer {lp}"))
         store.paths[digest] = lp
         layers_json.append({"mediaType": mt, "size": size, "digest": digest})
     synthesized = {
