@@ -14,38 +14,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from customhouse.catalog._problems import Problems
 from customhouse.catalog.interface import APK, FileResult, Package
 from customhouse.catalog.purl import PurlError, purl
 
 __all__ = ["ApkCataloger"]
 
 _INSTALLED = "lib/apk/db/installed"
-_MAX_WARNINGS = 25
 _EXTRA = {"T": "description", "U": "url", "m": "maintainer", "t": "build_time", "c": "commit"}
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+._-")
 
 
-class _Problems:
-    """The warnings of one file, capped so garbage cannot flood the report."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.items: list[str] = []
-        self.dropped = 0
-
-    def add(self, message: str) -> None:
-        if len(self.items) < _MAX_WARNINGS:
-            self.items.append(f"{self.path}: {message}")
-        else:
-            self.dropped += 1
-
-    def finish(self) -> list[str]:
-        if self.dropped:
-            self.items.append(f"{self.path}: {self.dropped} more problems not shown")
-        return self.items
-
-
-def _lines(data: bytes, problems: _Problems) -> Iterator[tuple[int, str]]:
+def _lines(data: bytes, problems: Problems) -> Iterator[tuple[int, str]]:
     """Numbered text lines; CRLF tolerated, invalid UTF-8 kept as surrogate escapes."""
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n")
@@ -73,7 +53,7 @@ class _Record:
         self.dir: str | None = None
 
 
-def _records(data: bytes, problems: _Problems) -> list[_Record]:
+def _records(data: bytes, problems: Problems) -> list[_Record]:
     out: list[_Record] = []
     rec: _Record | None = None
     for n, line in _lines(data, problems):
@@ -134,7 +114,7 @@ class ApkCataloger:
         return path == _INSTALLED
 
     def parse(self, path: str, data: bytes) -> FileResult:
-        problems = _Problems(path)
+        problems = Problems(path)
         result = FileResult()
         if b"\r" in data:
             data = data.replace(b"\r\n", b"\n")
@@ -162,7 +142,7 @@ class ApkCataloger:
         return result
 
 
-def _package(path: str, rec: _Record, problems: _Problems) -> Package | None:
+def _package(path: str, rec: _Record, problems: Problems) -> Package | None:
     f = rec.fields
     name = f.get("P", "")
     version = f.get("V", "")

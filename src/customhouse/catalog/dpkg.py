@@ -33,6 +33,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from customhouse.catalog._problems import Problems
 from customhouse.catalog.interface import DEB, FileResult, Package
 from customhouse.catalog.purl import PurlError, purl
 
@@ -56,7 +57,6 @@ _PRESENT = frozenset(
     }
 )
 _ABSENT = frozenset({"not-installed", "config-files"})
-_MAX_WARNINGS = 25
 
 # dpkg's own rules: names start with an alphanumeric and use [a-z0-9+.-]; versions are
 # [epoch:]upstream[-revision] over [A-Za-z0-9.+~:-].
@@ -76,27 +76,7 @@ class _Stanza:
     fields: dict[str, str]
 
 
-class _Problems:
-    """The warnings of one file, capped so garbage cannot flood the report."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.items: list[str] = []
-        self.dropped = 0
-
-    def add(self, message: str) -> None:
-        if len(self.items) < _MAX_WARNINGS:
-            self.items.append(f"{self.path}: {message}")
-        else:
-            self.dropped += 1
-
-    def finish(self) -> list[str]:
-        if self.dropped:
-            self.items.append(f"{self.path}: {self.dropped} more problems not shown")
-        return self.items
-
-
-def _lines(data: bytes, problems: _Problems) -> Iterator[tuple[int, str]]:
+def _lines(data: bytes, problems: Problems) -> Iterator[tuple[int, str]]:
     """Numbered text lines; CRLF tolerated, invalid UTF-8 replaced with a warning."""
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n")
@@ -113,7 +93,7 @@ def _lines(data: bytes, problems: _Problems) -> Iterator[tuple[int, str]]:
     yield from enumerate(text.split("\n"), 1)
 
 
-def _parse_stanzas(data: bytes, problems: _Problems) -> list[_Stanza]:
+def _parse_stanzas(data: bytes, problems: Problems) -> list[_Stanza]:
     """Split deb822 text (dpkg status, control, DEP-5 copyright) into stanzas.
 
     Blank or whitespace-only lines separate stanzas (several in a row are one
@@ -178,7 +158,7 @@ class DpkgCataloger:
         return False
 
     def parse(self, path: str, data: bytes) -> FileResult:
-        problems = _Problems(path)
+        problems = Problems(path)
         if path.startswith(_DOC):
             licenses = copyright_licenses(data)
             return FileResult(licenses_for={path.split("/")[3]: list(licenses)} if licenses else {})
@@ -191,7 +171,7 @@ class DpkgCataloger:
 
 
 def _packages(
-    path: str, data: bytes, problems: _Problems, *, implicit_installed: bool
+    path: str, data: bytes, problems: Problems, *, implicit_installed: bool
 ) -> list[Package]:
     if not data.strip():
         problems.add("empty file")
@@ -210,7 +190,7 @@ def _packages(
     return out
 
 
-def _drop_incomplete_line(data: bytes, problems: _Problems) -> bytes:
+def _drop_incomplete_line(data: bytes, problems: Problems) -> bytes:
     """A file cut short ends inside a line, whose value cannot be trusted: drop it."""
     if data.endswith(b"\n"):
         return data
@@ -221,7 +201,7 @@ def _drop_incomplete_line(data: bytes, problems: _Problems) -> bytes:
 
 
 def _package(
-    path: str, st: _Stanza, problems: _Problems, *, implicit_installed: bool
+    path: str, st: _Stanza, problems: Problems, *, implicit_installed: bool
 ) -> Package | None:
     f = st.fields
     where = f"stanza at line {st.line}"
@@ -302,7 +282,7 @@ def _decode_path_lines(data: bytes) -> list[str]:
     return data.replace(b"\r\n", b"\n").decode("utf-8", "surrogateescape").split("\n")
 
 
-def _list_file(data: bytes, problems: _Problems) -> list[str]:
+def _list_file(data: bytes, problems: Problems) -> list[str]:
     out: list[str] = []
     for line in _decode_path_lines(data):
         p = line.strip("/")
@@ -315,7 +295,7 @@ def _list_file(data: bytes, problems: _Problems) -> list[str]:
     return out
 
 
-def _md5sums(data: bytes, problems: _Problems) -> list[str]:
+def _md5sums(data: bytes, problems: Problems) -> list[str]:
     out: list[str] = []
     for n, line in enumerate(_decode_path_lines(data), 1):
         if not line.strip():
@@ -336,7 +316,7 @@ def copyright_licenses(data: bytes) -> tuple[str, ...]:
     written (``GPL-2+``, ``GPL-2+ or Artistic``); a free-form file gives the names of
     the ``/usr/share/common-licenses/NAME`` files it points to. In order, without repeats.
     """
-    problems = _Problems("copyright")
+    problems = Problems("copyright")
     found: dict[str, None] = {}
     head = data[:400].lower()
     if b"format:" in head and (b"copyright-format" in head or b"dep5" in head or b"dep-5" in head):

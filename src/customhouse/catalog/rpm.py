@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from customhouse.catalog import _rpmdb_bdb, _rpmdb_ndb, _rpmdb_sqlite
+from customhouse.catalog._problems import Problems
 from customhouse.catalog._rpmdb_header import Header, HeaderError, parse_header
 from customhouse.catalog.interface import RPM, FileResult, Package
 from customhouse.catalog.purl import PurlError, purl
@@ -33,7 +34,6 @@ _DIRS = ("var/lib/rpm/", "usr/lib/sysimage/rpm/", "usr/share/rpm/")
 _DATABASES = frozenset(d + f for d in _DIRS for f in ("rpmdb.sqlite", "Packages", "Packages.db"))
 _WALS = frozenset(d + "rpmdb.sqlite-wal" for d in _DIRS)
 _PATHS = _DATABASES | _WALS
-_MAX_WARNINGS = 25
 _MAX_PACKAGES = 100_000
 
 #: substrings of the VENDOR tag (lowercased) -> PURL namespace
@@ -50,26 +50,6 @@ _VENDORS = (
     ("microsoft", "mariner"),
     ("openmandriva", "openmandriva"),
 )
-
-
-class _Problems:
-    """The warnings of one file, capped so a garbled database cannot flood the report."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.items: list[str] = []
-        self.dropped = 0
-
-    def add(self, message: str) -> None:
-        if len(self.items) < _MAX_WARNINGS:
-            self.items.append(f"{self.path}: {message}")
-        else:
-            self.dropped += 1
-
-    def finish(self) -> list[str]:
-        if self.dropped:
-            self.items.append(f"{self.path}: {self.dropped} more problems not shown")
-        return self.items
 
 
 def split_sourcerpm(sourcerpm: str) -> tuple[str, str, str] | None:
@@ -117,7 +97,7 @@ class RpmCataloger:
         return path in _PATHS
 
     def parse(self, path: str, data: bytes) -> FileResult:
-        problems = _Problems(path)
+        problems = Problems(path)
         result = FileResult()
         if path.endswith("-wal"):
             _check_wal(data, problems)
@@ -161,7 +141,7 @@ class RpmCataloger:
         return result
 
 
-def _check_wal(data: bytes, problems: _Problems) -> None:
+def _check_wal(data: bytes, problems: Problems) -> None:
     if not data:
         return  # rpm leaves an empty WAL after a clean checkpoint
     frames = _rpmdb_sqlite.wal_frames(data)
@@ -174,7 +154,7 @@ def _check_wal(data: bytes, problems: _Problems) -> None:
         )
 
 
-def _package(path: str, kind: str, h: Header, problems: _Problems) -> Package | None:
+def _package(path: str, kind: str, h: Header, problems: Problems) -> Package | None:
     where = f"package {h.name[:60]!r}"
     if not h.version:
         problems.add(f"{where} has no VERSION; skipped")

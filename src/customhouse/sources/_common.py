@@ -17,7 +17,7 @@ from customhouse.oci.model import (
     parse_manifest,
     select_manifest,
 )
-from customhouse.sources.interface import BlobStore
+from customhouse.sources.interface import BlobStore, Image, build_layers
 
 MAX_INDEX_DEPTH = 4
 
@@ -101,3 +101,31 @@ def pick_from_index(
         if narrowed:
             return narrowed[0]
     return matches[0]
+
+
+def image_from_index(
+    index: Index,
+    store: BlobStore,
+    *,
+    ref: str | None,
+    platform: Platform | None,
+    limits: Limits,
+    source: str,
+    transport: str,
+) -> Image:
+    """The image an OCI layout's index names (by ref or platform), fully resolved and verified."""
+    desc = pick_from_index(index, ref, platform, source)
+    manifest, index_digest = resolve_manifest(
+        store, desc, platform=platform, limits=limits, what=source
+    )
+    config = load_config(store, manifest, limits, source)
+    return Image(
+        source=source,
+        transport=transport,
+        reference=None,
+        manifest=manifest,
+        config=config,
+        layers=build_layers(manifest, config, source),
+        blobs=store,
+        index_digest=index_digest,
+    )

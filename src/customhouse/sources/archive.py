@@ -61,20 +61,14 @@ def open_oci_archive(
     )
     if not isinstance(top, Index):
         raise ImageFormatError(f"{what}: index.json is not an image index")
-    desc = _common.pick_from_index(top, ref, platform, what)
-    manifest, index_digest = _common.resolve_manifest(
-        store, desc, platform=platform, limits=limits, what=what
-    )
-    config = _common.load_config(store, manifest, limits, what)
-    return Image(
+    return _common.image_from_index(
+        top,
+        store,
+        ref=ref,
+        platform=platform,
+        limits=limits,
         source=source,
         transport="oci-archive",
-        reference=None,
-        manifest=manifest,
-        config=config,
-        layers=build_layers(manifest, config, what),
-        blobs=store,
-        index_digest=index_digest,
     )
 
 

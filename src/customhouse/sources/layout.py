@@ -14,7 +14,7 @@ from customhouse.limits import Limits
 from customhouse.oci import media
 from customhouse.oci.model import Descriptor, Index, Platform, load_json, parse_manifest
 from customhouse.sources import _common
-from customhouse.sources.interface import Image, build_layers
+from customhouse.sources.interface import Image
 
 
 class LayoutBlobStore:
@@ -91,18 +91,6 @@ def open_layout(
     what = source
     index = read_layout_index(root, limits, what)
     store = LayoutBlobStore(root, limits)
-    desc = _common.pick_from_index(index, ref, platform, what)
-    manifest, index_digest = _common.resolve_manifest(
-        store, desc, platform=platform, limits=limits, what=what
-    )
-    config = _common.load_config(store, manifest, limits, what)
-    return Image(
-        source=source,
-        transport="oci",
-        reference=None,
-        manifest=manifest,
-        config=config,
-        layers=build_layers(manifest, config, what),
-        blobs=store,
-        index_digest=index_digest,
+    return _common.image_from_index(
+        index, store, ref=ref, platform=platform, limits=limits, source=source, transport="oci"
     )
