@@ -659,3 +659,135 @@ def diff_trees(got: FsTree, want: FsTree, *, limit: int = 25) -> list[str]:
             out.append("… (more differences not shown)")
             break
     return out
+
+
+# --------------------------------------------------------------------------- Debian, large
+
+# A developer-style image: compilers, Python and Node, the -dev libraries of Docker's
+# buildpack-deps and of GTK. debootstrap resolves the Depends of each --include, which
+# brings it past 500 packages. Not npm nor libgtk-3-dev themselves: debootstrap cannot
+# configure their dependency loops (node-gyp/node-npmlog, dconf).
+DEBIAN_LARGE_PACKAGES = (
+    "build-essential",
+    "git",
+    "curl",
+    "wget",
+    "ca-certificates",
+    "openssh-client",
+    "gnupg",
+    "python3",
+    "python3-pip",
+    "python3-venv",
+    "python3-dev",
+    "libssl-dev",
+    "libffi-dev",
+    "zlib1g-dev",
+    "libpq-dev",
+    "libxml2-dev",
+    "libxslt1-dev",
+    "libjpeg-dev",
+    "libpng-dev",
+    "libsqlite3-dev",
+    "libcurl4-openssl-dev",
+    "nodejs",
+    "vim-tiny",
+    "less",
+    "procps",
+    "unzip",
+    "xz-utils",
+    "bzip2",
+    "autoconf",
+    "automake",
+    "libtool",
+    "pkg-config",
+    "bison",
+    "flex",
+    "imagemagick",
+    "libmagickwand-dev",
+    "libglib2.0-dev",
+    "default-libmysqlclient-dev",
+    "libyaml-dev",
+    "libreadline-dev",
+    "libncurses-dev",
+    "libbz2-dev",
+    "liblzma-dev",
+    "libgdbm-dev",
+    "tk-dev",
+    "uuid-dev",
+    "mercurial",
+    "subversion",
+    "libkrb5-dev",
+    "libldap2-dev",
+    "libsasl2-dev",
+    "libwebp-dev",
+    "libtiff-dev",
+    "libpango1.0-dev",
+    "libgdk-pixbuf-2.0-dev",
+    "libatk1.0-dev",
+    "libepoxy-dev",
+    "libxi-dev",
+    "libxrandr-dev",
+    "libxinerama-dev",
+    "libxcursor-dev",
+    "libxcomposite-dev",
+    "libxdamage-dev",
+    "libwayland-dev",
+    "libxkbcommon-dev",
+)
+_LARGE_VERSION = "1"
+
+
+def _debootstrap_with(target: Path, include: Sequence[str]) -> None:
+    """``debootstrap --variant=minbase --include=…``; same error mapping as the minbase build."""
+    require_tools("debootstrap")
+    if os.geteuid() != 0:
+        raise BuildUnavailable("debootstrap needs root")
+    proc = subprocess.run(
+        [
+            "debootstrap",
+            "--variant=minbase",
+            f"--include={','.join(include)}",
+            DEBIAN_SUITE,
+            str(target),
+            DEBIAN_MIRROR,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode == 0:
+        return
+    log = target / "debootstrap" / "debootstrap.log"
+    text = proc.stdout + proc.stderr + (log.read_text(errors="replace") if log.exists() else "")
+    tail = "\n".join(text.strip().splitlines()[-15:])
+    if any(hint in text for hint in _NETWORK_HINTS):
+        raise BuildUnavailable(f"debootstrap cannot reach {DEBIAN_MIRROR}:\n{tail}")
+    raise BuildError(f"debootstrap failed (exit {proc.returncode}):\n{tail}")
+
+
+def debian_large_layout() -> tuple[Path, str]:
+    """Debian minbase plus :data:`DEBIAN_LARGE_PACKAGES` (500+ dpkg packages) as a one-layer
+    OCI layout, cached like :func:`debian_layout`: ``(layout, tag)``.
+
+    The package list sits beside the layout in ``packages.txt``; the rootfs is not kept.
+    """
+    key = hashlib.sha256(
+        ",".join(DEBIAN_LARGE_PACKAGES).encode() + _LARGE_VERSION.encode()
+    ).hexdigest()[:12]
+    entry = cache_dir() / f"debian-{DEBIAN_SUITE}-large-oci-{key}"
+    tag = DEBIAN_SUITE
+    if (entry / "index.json").is_file() and (entry / _PACKAGES_MARKER).is_file():
+        return entry, tag
+    with _staging(entry) as tmp:
+        rootfs = tmp / "rootfs"
+        _debootstrap_with(rootfs, DEBIAN_LARGE_PACKAGES)
+        _finish_rootfs(rootfs)
+        packages = _package_list(rootfs)
+        layout = tmp / "layout"
+        oci_layout_from_rootfs(rootfs, layout, tag, cmd=("bash",))
+        _remove_tree(rootfs)
+        for child in layout.iterdir():
+            child.rename(tmp / child.name)
+        layout.rmdir()
+        (tmp / _PACKAGES_MARKER).write_text(packages, encoding="utf-8")
+    return entry, tag
