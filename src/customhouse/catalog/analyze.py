@@ -73,6 +73,22 @@ def default_cache_dir() -> Path:
     return cache_dir()
 
 
+def _loads(data: bytes) -> Any:
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover
+        return json.loads(data)
+    return orjson.loads(data)
+
+
+def _dumps(obj: Any) -> bytes:
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover
+        return json.dumps(obj, separators=(",", ":")).encode()
+    return bytes(orjson.dumps(obj))
+
+
 def code_signature() -> str:
     """A fingerprint of the cataloging code itself (names, sizes, mtimes of its modules).
 
@@ -108,7 +124,7 @@ class LayerCache:
     def get(self, diff_id: str) -> LayerAnalysis | None:
         try:
             with open(self._path(diff_id), "rb") as f:
-                data = json.load(f)
+                data = _loads(f.read())
             analysis = LayerAnalysis.from_json(data)
         except (OSError, ValueError, KeyError, TypeError):
             return None  # absent or unreadable: analyse again
@@ -118,8 +134,8 @@ class LayerCache:
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-", suffix=".json")
-            with os.fdopen(fd, "w") as f:
-                json.dump(analysis.to_json(), f, separators=(",", ":"))
+            with os.fdopen(fd, "wb") as f:
+                f.write(_dumps(analysis.to_json()))
             os.replace(tmp, self._path(analysis.diff_id))
         except OSError:
             pass  # a cache that cannot be written is only slower
