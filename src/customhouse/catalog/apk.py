@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from customhouse.catalog._problems import Problems
+from customhouse.catalog._problems import Problems, numbered_lines
 from customhouse.catalog.interface import APK, FileResult, Package
 from customhouse.catalog.purl import PurlError, purl
 
@@ -26,21 +26,8 @@ _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012
 
 
 def _lines(data: bytes, problems: Problems) -> Iterator[tuple[int, str]]:
-    """Numbered text lines; CRLF tolerated, invalid UTF-8 kept as surrogate escapes."""
-    if b"\r" in data:
-        data = data.replace(b"\r\n", b"\n")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        for n, raw in enumerate(data.split(b"\n"), 1):
-            try:
-                yield n, raw.decode("utf-8")
-            except UnicodeDecodeError:
-                problems.add(f"line {n}: invalid UTF-8")
-                # surrogateescape keeps F:/R: paths equal to the tar reader's names
-                yield n, raw.decode("utf-8", "surrogateescape")
-        return
-    yield from enumerate(text.split("\n"), 1)
+    # surrogateescape keeps F:/R: paths equal to the tar reader's names
+    return numbered_lines(data, problems, errors="surrogateescape", note="invalid UTF-8")
 
 
 class _Record:

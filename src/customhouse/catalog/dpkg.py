@@ -33,7 +33,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from customhouse.catalog._problems import Problems
+from customhouse.catalog._problems import Problems, numbered_lines
 from customhouse.catalog.interface import DEB, FileResult, Package
 from customhouse.catalog.purl import PurlError, purl
 
@@ -77,20 +77,9 @@ class _Stanza:
 
 
 def _lines(data: bytes, problems: Problems) -> Iterator[tuple[int, str]]:
-    """Numbered text lines; CRLF tolerated, invalid UTF-8 replaced with a warning."""
-    if b"\r" in data:
-        data = data.replace(b"\r\n", b"\n")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        for n, raw in enumerate(data.split(b"\n"), 1):
-            try:
-                yield n, raw.decode("utf-8")
-            except UnicodeDecodeError:
-                problems.add(f"line {n}: invalid UTF-8 (undecodable bytes replaced)")
-                yield n, raw.decode("utf-8", "replace")
-        return
-    yield from enumerate(text.split("\n"), 1)
+    return numbered_lines(
+        data, problems, errors="replace", note="invalid UTF-8 (undecodable bytes replaced)"
+    )
 
 
 def _parse_stanzas(data: bytes, problems: Problems) -> list[_Stanza]:
