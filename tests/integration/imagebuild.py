@@ -179,12 +179,14 @@ def _package_list(rootfs: Path) -> str:
     return "\n".join(sorted(rows)) + "\n"
 
 
-def _debootstrap(target: Path) -> None:
+def _debootstrap(target: Path, include: Sequence[str] = ()) -> None:
+    """``debootstrap --variant=minbase [--include=…]``; no network is a skip, anything else an error."""
     require_tools("debootstrap")
     if os.geteuid() != 0:
         raise BuildUnavailable("debootstrap needs root")
+    extra = [f"--include={','.join(include)}"] if include else []
     proc = subprocess.run(
-        ["debootstrap", "--variant=minbase", DEBIAN_SUITE, str(target), DEBIAN_MIRROR],
+        ["debootstrap", "--variant=minbase", *extra, DEBIAN_SUITE, str(target), DEBIAN_MIRROR],
         capture_output=True,
         text=True,
         check=False,
@@ -737,34 +739,6 @@ DEBIAN_LARGE_PACKAGES = (
 _LARGE_VERSION = "1"
 
 
-def _debootstrap_with(target: Path, include: Sequence[str]) -> None:
-    """``debootstrap --variant=minbase --include=…``; same error mapping as the minbase build."""
-    require_tools("debootstrap")
-    if os.geteuid() != 0:
-        raise BuildUnavailable("debootstrap needs root")
-    proc = subprocess.run(
-        [
-            "debootstrap",
-            "--variant=minbase",
-            f"--include={','.join(include)}",
-            DEBIAN_SUITE,
-            str(target),
-            DEBIAN_MIRROR,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode == 0:
-        return
-    log = target / "debootstrap" / "debootstrap.log"
-    text = proc.stdout + proc.stderr + (log.read_text(errors="replace") if log.exists() else "")
-    tail = "\n".join(text.strip().splitlines()[-15:])
-    if any(hint in text for hint in _NETWORK_HINTS):
-        raise BuildUnavailable(f"debootstrap cannot reach {DEBIAN_MIRROR}:\n{tail}")
-    raise BuildError(f"debootstrap failed (exit {proc.returncode}):\n{tail}")
-
-
 def debian_large_layout() -> tuple[Path, str]:
     """Debian minbase plus :data:`DEBIAN_LARGE_PACKAGES` (500+ dpkg packages) as a one-layer
     OCI layout, cached like :func:`debian_layout`: ``(layout, tag)``.
@@ -780,7 +754,7 @@ def debian_large_layout() -> tuple[Path, str]:
         return entry, tag
     with _staging(entry) as tmp:
         rootfs = tmp / "rootfs"
-        _debootstrap_with(rootfs, DEBIAN_LARGE_PACKAGES)
+        _debootstrap(rootfs, DEBIAN_LARGE_PACKAGES)
         _finish_rootfs(rootfs)
         packages = _package_list(rootfs)
         layout = tmp / "layout"
