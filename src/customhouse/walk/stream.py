@@ -38,7 +38,6 @@ class LayerStream:
         self._diff_id = diff_id
         self._hasher = diff_id.hasher() if diff_id is not None else None
         self._bg = bg
-        self._slot = bg.add(self._hasher) if (bg is not None and self._hasher is not None) else -1
         self.out_bytes = 0
         self._pending = b""
         self._eof = False
@@ -67,6 +66,7 @@ class LayerStream:
             if diff_id is not None and raw.expected == diff_id:
                 # an uncompressed blob named by its diffID: the blob check is the diffID check
                 self._hasher = None
+        self._slot = bg.add(self._hasher) if (bg is not None and self._hasher is not None) else -1
 
     @property
     def in_bytes(self) -> int:
