@@ -51,6 +51,8 @@ class Entry:
 
 def normalize(name: str, *, layer: str, entry: str | None = None) -> str:
     """Normalize a tar member name to a relative path; refuse traversal and absolute names."""
+    if name and name[0] not in "/." and "//" not in name and "/." not in name:
+        return name[:-1] if name[-1] == "/" else name  # already normal (the usual case)
     shown = entry if entry is not None else name
     if name.startswith("/"):
         raise LayerError("absolute path in layer (path traversal)", layer=layer, entry=shown)

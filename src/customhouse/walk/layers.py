@@ -244,18 +244,22 @@ def read_layer(
                 return stream.next_chunk()
 
         ts = _tar.TarStream(next_chunk, label=label, limits=limits)
+        # directories known to have no symlink of this layer among their ancestors-or-self;
+        # emptied whenever a symlink appears (the set of symlinks only grows in between)
+        clean_dirs: set[str] = {""}
         for m in ts:
             path = normalize(m.name, layer=label)
-            for anc in ancestors(path):
-                if anc in symlinks_here:
-                    raise LayerError(
-                        f"path goes through the symlink {anc!r} (symlink escape)",
-                        layer=label,
-                        entry=m.name,
-                    )
-            base = path.rsplit("/", 1)[-1]
+            parent, _, base = path.rpartition("/")
+            if parent not in clean_dirs:
+                for anc in ancestors(path):
+                    if anc in symlinks_here:
+                        raise LayerError(
+                            f"path goes through the symlink {anc!r} (symlink escape)",
+                            layer=label,
+                            entry=m.name,
+                        )
+                clean_dirs.add(parent)
             if base.startswith(WHITEOUT):
-                parent = path[: -len(base)].rstrip("/")
                 if base == OPAQUE:
                     yield Whiteout(parent, True), None
                 elif not base.startswith(".wh..wh."):  # other AUFS metadata is ignored
@@ -288,23 +292,29 @@ def read_layer(
                         )
             if kind is Kind.SYMLINK:
                 symlinks_here.add(path)
-            else:
+                clean_dirs.clear()
+                clean_dirs.add("")
+            elif symlinks_here:
                 symlinks_here.discard(path)
+            is_file = kind is Kind.FILE
             entry = Entry(
-                path=path,
-                kind=kind,
-                mode=m.mode & 0o7777,
-                uid=m.uid,
-                gid=m.gid,
-                uname=m.uname,
-                gname=m.gname,
-                mtime=m.mtime,
-                size=m.size if kind is Kind.FILE else 0,
-                linkname=linkname,
-                layer=k,
-                xattrs=m.xattrs,
+                path,
+                kind,
+                m.mode & 0o7777,
+                m.uid,
+                m.gid,
+                m.uname,
+                m.gname,
+                m.mtime,
+                m.size if is_file else 0,
+                linkname,
+                k,
+                True,
+                None,
+                False,
+                m.xattrs,
             )
-            yield entry, (ts if kind is Kind.FILE else None)
+            yield entry, (ts if is_file else None)
         stream.drain()
         if stats is not None:
             stats.append(

@@ -3,17 +3,16 @@
 It parses ustar, pax (``x``/``g``) and GNU long-name headers over a chunked byte
 stream, never seeks, never buffers a file's content unless asked, and turns every
 irregularity into a :class:`LayerError` that names the layer and the entry.
-Header blocks are decoded by the stdlib (``TarInfo.frombuf``: checksums, base-256
-numbers, the ustar prefix); extension headers are interpreted here, with limits.
+Header blocks are decoded here too (checksum, octal and base-256 numbers, the ustar
+prefix), numbers as Go's archive/tar reads them, so that a header means to us what it
+means to the runtime that unpacks the image; extension headers are applied with limits.
 """
 
 from __future__ import annotations
 
-import struct
-import tarfile
 from collections.abc import Callable, Iterator
+from zlib import adler32
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from customhouse.errors import LayerError, LimitExceededError
 from customhouse.limits import Limits
@@ -46,103 +45,78 @@ KNOWN_TYPES = FILE_TYPES | {LNK, SYM, CHR, BLK, DIR, FIFO}
 _MAGIC_USTAR = b"ustar\x00"
 
 
-class _Header(NamedTuple):
-    name: str
-    mode: int
-    uid: int
-    gid: int
-    size: int
-    mtime: int
-    type: bytes
-    linkname: str
-    uname: str
-    gname: str
-    devmajor: int
-    devminor: int
-
-
-# name mode uid gid size mtime chksum type linkname magic version uname gname devmajor devminor prefix
-_LAYOUT = struct.Struct("100s8s8s8s12s12s8sc100s6s2s32s32s8s8s155s")
+# header fields (offset:end): name 0:100, mode 100:108, uid 108:116, gid 116:124, size 124:136,
+# mtime 136:148, chksum 148:156, type 156, linkname 157:257, magic 257:263, version 263:265,
+# uname 265:297, gname 297:329, devmajor 329:337, devminor 337:345, prefix 345:500
+_NUL_TO_SPACE = bytes.maketrans(b"\0", b" ")
+_OCTAL = frozenset(b"01234567")
+_LINK_TYPES = frozenset({LNK, SYM})
+_EXTENSION_TYPES = frozenset({_PAX, _SOLARIS_PAX, _PAX_GLOBAL, _GNU_LONGNAME, _GNU_LONGLINK})
+_DEVICE_TYPES = frozenset({CHR, BLK})
 
 
 def _num(field: bytes) -> int:
-    """A numeric header field: octal (NUL/space padded) or GNU base-256."""
+    """A numeric header field, read as Go's archive/tar (the reader Docker and containerd use)
+    reads it: GNU base-256 if the high bit of the first byte is set, else octal digits with
+    leading and trailing NULs and spaces trimmed ("" is 0); anything else is malformed."""
     if field and field[0] & 0x80:
         # base-256: first byte 0x80 (positive) or 0xff (negative)
         n = int.from_bytes(field[1:], "big")
         return n if field[0] == 0x80 else n - (1 << (8 * (len(field) - 1)))
-    digits = field.partition(b"\0")[0]
-    try:
-        return int(digits, 8)  # int() itself skips surrounding spaces
-    except ValueError:
-        if not digits.strip():
-            return 0
-        raise
+    digits = field.strip(b" \0")
+    if not digits:
+        return 0
+    if not _OCTAL.issuperset(digits):
+        raise ValueError(f"bad octal field {field!r}")
+    return int(digits, 8)
 
 
 def _str(field: bytes) -> str:
     return field.partition(b"\0")[0].decode(_ENC, _ERR)
 
 
-def _parse_header(block: bytes, label: str, previous: str | None) -> _Header:
-    """Decode one 512-byte header block, checking its checksum."""
-    (
-        name,
-        mode,
-        uid,
-        gid,
-        size,
-        mtime,
-        chk,
-        typ,
-        link,
-        magic,
-        _version,
-        uname,
-        gname,
-        major,
-        minor,
-        prefix,
-    ) = _LAYOUT.unpack_from(block)
-    try:
-        chksum = _num(chk)
-    except ValueError:
-        raise LayerError(
-            "malformed tar header (bad checksum field)", layer=label, entry=previous
-        ) from None
-    unsigned = sum(block) - sum(chk) + 256
-    if chksum != unsigned:
-        signed = unsigned - 2 * sum(b for b in block[:148] + block[156:] if b > 127)
-        if chksum != signed:
-            raise LayerError(
-                "malformed tar header (checksum mismatch)", layer=label, entry=previous
+def _numbers(block: bytes) -> tuple[int, int, int, int, int, int]:
+    """mode, uid, gid, size, mtime and checksum of a header block."""
+    nums = block[100:156].translate(_NUL_TO_SPACE)
+    if not nums.translate(None, b"01234567 "):
+        try:  # the common case: space/NUL padded octal digits, which int() reads directly
+            return (
+                int(nums[0:8], 8),
+                int(nums[8:16], 8),
+                int(nums[16:24], 8),
+                int(nums[24:36], 8),
+                int(nums[36:48], 8),
+                int(nums[48:56], 8),
             )
-    try:
-        text_name = _str(name)
-        if magic == _MAGIC_USTAR:  # POSIX ustar: a prefix extends the name
-            pre = prefix.partition(b"\0")[0]
-            if pre:
-                text_name = pre.decode(_ENC, _ERR) + "/" + text_name
-        if typ == b"\0" and text_name.endswith("/"):
-            typ = tarfile.DIRTYPE  # old tars mark directories by a trailing slash
-        return _Header(
-            text_name,
-            _num(mode),
-            _num(uid),
-            _num(gid),
-            _num(size),
-            _num(mtime),
-            typ,
-            _str(link),
-            _str(uname),
-            _str(gname),
-            _num(major),
-            _num(minor),
-        )
-    except ValueError:
-        raise LayerError(
-            "malformed tar header (bad numeric field)", layer=label, entry=previous
-        ) from None
+        except ValueError:
+            pass  # an empty field, or spaces between digits: read field by field
+    return (
+        _num(block[100:108]),
+        _num(block[108:116]),
+        _num(block[116:124]),
+        _num(block[124:136]),
+        _num(block[136:148]),
+        _num(block[148:156]),
+    )
+
+
+def _byte_sum(block: bytes) -> int:
+    """The sum of a 512-byte block's bytes, in C: Adler-32's low half is 1 + the byte sum
+    modulo 65521, which is exact for 256 bytes (at most 65280), so sum the two halves."""
+    return (adler32(block[:256]) & 0xFFFF) + (adler32(block[256:]) & 0xFFFF) - 2
+
+
+_names: dict[bytes, tuple[str, str]] = {}
+
+
+def _owner_names(raw: bytes) -> tuple[str, str]:
+    """uname and gname (the 64 bytes at offset 265), decoded once per distinct pair."""
+    names = _names.get(raw)
+    if names is None:
+        names = (_str(raw[:32]), _str(raw[32:]))
+        if len(_names) < 4096:
+            _names[raw] = names
+    return names
 
 
 @dataclass(slots=True)
@@ -166,6 +140,59 @@ class Member:
     @property
     def is_file(self) -> bool:
         return self.type in FILE_TYPES
+
+
+def _parse_header(block: bytes, label: str, previous: str | None) -> Member:
+    """Decode one 512-byte header block, checking its checksum.
+
+    The link name is kept for links only and the device numbers for devices only: in
+    any other entry those fields carry nothing a consumer may act on.
+    """
+    try:
+        mode, uid, gid, size, mtime, chksum = _numbers(block)
+    except ValueError:
+        raise LayerError(
+            "malformed tar header (bad numeric field)", layer=label, entry=previous
+        ) from None
+    unsigned = _byte_sum(block) - sum(block[148:156]) + 256
+    if chksum != unsigned:
+        signed = unsigned - 2 * sum(b for b in block[:148] + block[156:] if b > 127)
+        if chksum != signed:
+            raise LayerError(
+                "malformed tar header (checksum mismatch)", layer=label, entry=previous
+            )
+    typ = block[156:157]
+    name = block[:100].partition(b"\0")[0].decode(_ENC, _ERR)
+    if block[257:263] == _MAGIC_USTAR:  # POSIX ustar: a prefix extends the name
+        prefix = block[345:500].partition(b"\0")[0]
+        if prefix:
+            name = prefix.decode(_ENC, _ERR) + "/" + name
+    if typ == b"\0" and name.endswith("/"):
+        typ = DIR  # old tars mark directories by a trailing slash
+    uname, gname = _owner_names(block[265:329])
+    major = minor = 0
+    if typ in _DEVICE_TYPES:
+        try:
+            major, minor = _num(block[329:337]), _num(block[337:345])
+        except ValueError:
+            raise LayerError(
+                "malformed tar header (bad device number)", layer=label, entry=previous
+            ) from None
+    return Member(
+        name,
+        typ,
+        mode,
+        uid,
+        gid,
+        uname,
+        gname,
+        float(mtime),
+        size,
+        _str(block[157:257]) if typ in _LINK_TYPES else "",
+        major,
+        minor,
+        {},
+    )
 
 
 class TarStream:
@@ -282,32 +309,42 @@ class TarStream:
         pax: dict[str, str] = {}
         longname: str | None = None
         longlink: str | None = None
+        limits = self.limits
+        label = self.label
+        zero = bytes(BLOCK)
         while True:
-            self._finish_member()
-            if not self._fill(BLOCK):
+            # skip the previous member's unread content and padding
+            skip = self._remaining + self._padding
+            self._remaining = self._padding = 0
+            if skip:
+                if skip <= len(self._buf) - self._off:
+                    self._off += skip
+                else:
+                    self._skip(skip)
+            if len(self._buf) - self._off < BLOCK and not self._fill(BLOCK):
                 if self._available() == 0:
                     return  # clean EOF on a block boundary without the end marker
-                raise LayerError("truncated tar header", layer=self.label, entry=self._current)
+                raise LayerError("truncated tar header", layer=label, entry=self._current)
             block = self._buf[self._off : self._off + BLOCK]
             self._off += BLOCK
-            if block == bytes(BLOCK):
+            if block == zero:
                 self._drain_end()
                 return
-            info = _parse_header(block, self.label, self._current)
+            member = _parse_header(block, label, self._current)
             self.members += 1
-            if self.members > self.limits.max_members:
+            if self.members > limits.max_members:
                 raise LimitExceededError(
-                    f"layer {self.label}: more than {self.limits.max_members} tar entries"
+                    f"layer {label}: more than {limits.max_members} tar entries"
                 )
-            t = info.type
-            size = info.size
+            t = member.type
+            size = member.size
             if size < 0:
-                raise LayerError("negative size in tar header", layer=self.label, entry=info.name)
-            if t in (_PAX, _SOLARIS_PAX, _PAX_GLOBAL, _GNU_LONGNAME, _GNU_LONGLINK):
-                if size > self.limits.max_header_bytes:
+                raise LayerError("negative size in tar header", layer=label, entry=member.name)
+            if t in _EXTENSION_TYPES:
+                if size > limits.max_header_bytes:
                     raise LimitExceededError(
-                        f"layer {self.label}: extension header of {size} bytes after entry"
-                        f" {self._current!r} exceeds the limit of {self.limits.max_header_bytes}"
+                        f"layer {label}: extension header of {size} bytes after entry"
+                        f" {self._current!r} exceeds the limit of {limits.max_header_bytes}"
                     )
                 payload = self._take(size, "an extension header")
                 self._skip(-size % BLOCK)
@@ -320,51 +357,46 @@ class TarStream:
                 else:
                     pax.update(self._parse_pax(payload))
                 continue
-            if t == _GNU_SPARSE or any(k.startswith("GNU.sparse") for k in pax):
+            if t == _GNU_SPARSE or (pax and any(k.startswith("GNU.sparse") for k in pax)):
                 raise LayerError(
-                    "sparse files are not supported in layers", layer=self.label, entry=info.name
+                    "sparse files are not supported in layers", layer=label, entry=member.name
                 )
             if t not in KNOWN_TYPES:
-                raise LayerError(f"unknown tar entry type {t!r}", layer=self.label, entry=info.name)
-            name = longname if longname is not None else info.name
-            linkname = longlink if longlink is not None else info.linkname
-            member = Member(
-                name=name,
-                type=t,
-                mode=info.mode,
-                uid=info.uid,
-                gid=info.gid,
-                uname=info.uname,
-                gname=info.gname,
-                mtime=float(info.mtime),
-                size=size,
-                linkname=linkname,
-                devmajor=info.devmajor,
-                devminor=info.devminor,
-            )
+                raise LayerError(f"unknown tar entry type {t!r}", layer=label, entry=member.name)
+            if longname is not None:
+                member.name = longname
+                longname = None
+            if longlink is not None:
+                member.linkname = longlink
+                longlink = None
             if pax or self._global:
                 self._apply_pax(member, {**self._global, **pax})
-            pax = {}
-            longname = longlink = None
-            if t not in FILE_TYPES and member.size:
+                pax = {}
+            if member.size and t not in FILE_TYPES:
                 # content on a link, dir or device is a parser-confusion vector: refuse it
                 raise LayerError(
                     f"non-file entry declares {member.size} bytes of content",
-                    layer=self.label,
+                    layer=label,
                     entry=member.name,
                 )
-            if len(member.name.encode(_ENC, _ERR)) > self.limits.max_path_bytes:
+            name = member.name
+            # UTF-8 takes at most 4 bytes a character: encode only names that may be too long
+            if (
+                len(name) * 4 > limits.max_path_bytes
+                and len(name.encode(_ENC, _ERR)) > limits.max_path_bytes
+            ):
                 raise LimitExceededError(
-                    f"layer {self.label}: entry name longer than {self.limits.max_path_bytes} bytes"
+                    f"layer {label}: entry name longer than {limits.max_path_bytes} bytes"
                 )
-            if member.size > self.limits.max_file_bytes:
+            if member.size > limits.max_file_bytes:
                 raise LimitExceededError(
-                    f"layer {self.label}: entry {member.name!r} is {member.size} bytes,"
-                    f" limit {self.limits.max_file_bytes}"
+                    f"layer {label}: entry {name!r} is {member.size} bytes,"
+                    f" limit {limits.max_file_bytes}"
                 )
-            self._current = member.name
-            self._remaining = member.size if t in FILE_TYPES else 0
-            self._padding = -self._remaining % BLOCK
+            self._current = name
+            if t in FILE_TYPES:
+                self._remaining = member.size
+                self._padding = -member.size % BLOCK
             yield member
 
     def _drain_end(self) -> None:
