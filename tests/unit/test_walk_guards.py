@@ -973,3 +973,23 @@ def test_sandbox_export_of_a_benign_image_succeeds(box: Sandbox) -> None:
     assert result.returncode == 0, result.stderr
     with tarfile.open(box.work / "out.tar") as tf:
         assert sorted(tf.getnames()) == ["etc", "etc/passwd", "ok"]
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd"])
+def test_consumer_stopping_early_stops_the_inflating_worker(
+    tmp_path: Path, compression: str
+) -> None:
+    import threading
+
+    from customhouse.walk.layers import read_layer
+
+    files = [
+        file(f"f{i}", os.urandom(256 * 1024)) for i in range(24)
+    ]  # 6 MiB: more chunks than the queue holds
+    img = write_layout(tmp_path / "img", [Layer(files, compression=compression)])  # type: ignore[arg-type]
+    with open_image(img.source) as image:
+        items = read_layer(image, image.layers[0])
+        next(items)
+        assert any(t.name == "customhouse-inflate" for t in threading.enumerate())
+        items.close()  # the consumer gives up after one entry
+    assert not any(t.name == "customhouse-inflate" for t in threading.enumerate())

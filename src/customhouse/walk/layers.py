@@ -24,7 +24,7 @@ from customhouse.sources.interface import Image, Layer
 from customhouse.walk import tar as _tar
 from customhouse.walk.entry import Content, Entry, Kind, ancestors, normalize
 from customhouse.walk.hashing import BackgroundHasher
-from customhouse.walk.stream import LayerStream
+from customhouse.walk.stream import LayerStream, Prefetched
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
@@ -235,13 +235,17 @@ def read_layer(
         raw = stack.enter_context(image.open_layer(layer))
         raw.hash_in_background(bg)
         stream = LayerStream(raw, layer.diff_id, limits=limits, label=label, bg=bg)
-        next_chunk = stream.next_chunk
+        # a compressed layer inflates in a worker thread, ahead of the tar parsing here
+        source: LayerStream | Prefetched = (
+            stack.enter_context(Prefetched(stream)) if stream.compression != "none" else stream
+        )
+        next_chunk = source.next_chunk
         if progress is not None:
             report = progress
 
             def next_chunk() -> bytes:
                 report(layer, raw.count)
-                return stream.next_chunk()
+                return source.next_chunk()
 
         ts = _tar.TarStream(next_chunk, label=label, limits=limits)
         # directories known to have no symlink of this layer among their ancestors-or-self;
@@ -315,7 +319,7 @@ def read_layer(
                 m.xattrs,
             )
             yield entry, (ts if is_file else None)
-        stream.drain()
+        source.drain()
         if stats is not None:
             stats.append(
                 LayerStats(k, stream.compression, stream.in_bytes, stream.out_bytes, ts.members)

@@ -8,6 +8,8 @@ the compressed input, so a decompression bomb stops early.
 
 from __future__ import annotations
 
+import queue
+import threading
 from typing import Any
 
 from customhouse.digest import Digest, VerifyingReader
@@ -207,3 +209,62 @@ class _Prefixed:
             data = self._raw.read(n)
         self._frames.feed(data)
         return data
+
+
+class Prefetched:
+    """Run a :class:`LayerStream` in a worker thread, a few chunks ahead of its consumer.
+
+    Decompression (ISA-L, zstd) and hashing release the GIL, so the layer inflates on
+    another core while this one parses tar headers and runs the catalogers. Whatever
+    the stream raises is raised again, unchanged, by :meth:`next_chunk`; :meth:`close`
+    stops the worker when the consumer stops early.
+    """
+
+    def __init__(self, stream: LayerStream, depth: int = 4) -> None:
+        self.stream = stream
+        self._queue: queue.Queue[tuple[bytes, BaseException | None]] = queue.Queue(depth)
+        self._stop = False
+        self._done = False
+        self._thread = threading.Thread(target=self._run, name="customhouse-inflate", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        put = self._queue.put
+        try:
+            while not self._stop:
+                chunk = self.stream.next_chunk()
+                put((chunk, None))
+                if not chunk:
+                    return
+        except BaseException as e:  # handed to the consumer, raised there
+            put((b"", e))
+
+    def next_chunk(self) -> bytes:
+        if self._done:
+            return b""
+        chunk, error = self._queue.get()
+        if error is not None:
+            self._done = True
+            raise error
+        if not chunk:
+            self._done = True
+        return chunk
+
+    def drain(self) -> None:
+        """Consume the rest so both digests are checked."""
+        while self.next_chunk():
+            pass
+
+    def close(self) -> None:
+        self._stop = True
+        while self._thread.is_alive():  # unblock a worker waiting for room in the queue
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                self._thread.join(0.01)
+
+    def __enter__(self) -> Prefetched:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

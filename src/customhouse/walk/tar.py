@@ -11,8 +11,8 @@ means to the runtime that unpacks the image; extension headers are applied with 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from zlib import adler32
 from dataclasses import dataclass, field
+from zlib import adler32
 
 from customhouse.errors import LayerError, LimitExceededError
 from customhouse.limits import Limits
