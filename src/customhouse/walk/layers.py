@@ -14,7 +14,7 @@ everything the tar reader and decompressor refuse.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 
@@ -220,7 +220,7 @@ def read_layer(
     bg: BackgroundHasher | None = None,
     progress: Callable[[Layer, int], None] | None = None,
     stats: list[LayerStats] | None = None,
-) -> Iterator[tuple[Entry | Whiteout, Content | None]]:
+) -> Generator[tuple[Entry | Whiteout, Content | None], None, None]:
     """One layer on its own: entries and whiteouts in tar order, with the in-layer guards.
 
     The blob digest and the diffID are verified when the stream ends; a consumer
