@@ -19,7 +19,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from customhouse.catalog.interface import DEB, OS_ECOSYSTEMS, Cataloger, Distro, FileResult, Package
+from customhouse.catalog.interface import (
+    DEB,
+    OS_ECOSYSTEMS,
+    Cataloger,
+    Distro,
+    FileResult,
+    Package,
+    Wants,
+)
 from customhouse.catalog.osrelease import priority as os_priority
 from customhouse.limits import DEFAULT_LIMITS, Limits
 from customhouse.sources.interface import Image, Layer
@@ -153,27 +161,73 @@ def analyze_layer(
     from customhouse.walk.layers import Whiteout, read_layer
 
     out = LayerAnalysis(diff_id=str(layer.diff_id))
+    select = _Selector(catalogers).select
     for item, content in read_layer(image, layer, limits=limits, progress=progress):
         if isinstance(item, Whiteout):
             (out.opaques if item.opaque else out.whiteouts).append(item.path)
             continue
         if item.kind is not Kind.FILE or content is None:
             continue
-        _catalog_file(item.path, item.mode, item.size, content, catalogers, out)
+        wanting = select(item.path, item.mode, item.size)
+        if wanting:
+            _catalog_file(item.path, item.size, content, wanting, out)
     return out
+
+
+class _Selector:
+    """Which catalogers want a file: every cataloger's :class:`Wants` combined into one
+    cheap test per file, then the precise ``match`` of the few that may want it."""
+
+    def __init__(self, catalogers: Sequence[Cataloger]) -> None:
+        self.by_name: dict[str, list[Cataloger]] = {}
+        self.by_suffix: list[tuple[str, Cataloger]] = []
+        self.by_prefix: list[tuple[str, Cataloger]] = []
+        self.executables: list[Cataloger] = []
+        self.always: list[Cataloger] = []  # no declaration: asked about every file
+        for c in catalogers:
+            wants: Wants | None = getattr(c, "wants", None)
+            if wants is None:
+                self.always.append(c)
+                continue
+            for name in wants.names:
+                self.by_name.setdefault(name, []).append(c)
+            self.by_suffix += [(s, c) for s in wants.suffixes]
+            self.by_prefix += [(p, c) for p in wants.prefixes]
+            if wants.executables:
+                self.executables.append(c)
+        self.suffixes = tuple(s for s, _ in self.by_suffix)
+        self.tail = max((len(s) for s in self.suffixes), default=0)
+        self.prefixes = tuple(p for p, _ in self.by_prefix)
+        self.order = {id(c): i for i, c in enumerate(catalogers)}
+
+    def select(self, path: str, mode: int, size: int) -> list[Cataloger]:
+        found = self.by_name.get(path[path.rfind("/") + 1 :])
+        candidates = list(found) if found else []
+        if self.suffixes:
+            tail = path[-self.tail :].lower()
+            if tail.endswith(self.suffixes):
+                candidates += [c for s, c in self.by_suffix if tail.endswith(s)]
+        if self.prefixes and path.startswith(self.prefixes):
+            candidates += [c for p, c in self.by_prefix if path.startswith(p)]
+        if mode & 0o111 and self.executables:
+            candidates += self.executables
+        candidates += self.always
+        if not candidates:
+            return candidates
+        if len(candidates) > 1:  # one cataloger may qualify twice; keep the declared order
+            unique = {id(c): c for c in candidates}
+            candidates = sorted(unique.values(), key=lambda c: self.order[id(c)])
+        return [c for c in candidates if c.match(path, mode, size)]
 
 
 def _catalog_file(
     path: str,
-    mode: int,
     size: int,
     content: Any,
-    catalogers: Sequence[Cataloger],
+    wanting: Sequence[Cataloger],
     out: LayerAnalysis,
 ) -> None:
-    wanting = [c for c in catalogers if c.match(path, mode, size)]
-    if not wanting:
-        return
+    """Read the file once and give it to each cataloger in ``wanting``."""
     limit = max(c.max_bytes for c in wanting)
     if size > limit:
         out.warnings.append(
@@ -214,9 +268,12 @@ def analyze_rootfs(
     from customhouse.walk.layers import Walk
 
     out = LayerAnalysis(diff_id="rootfs")
+    select = _Selector(catalogers).select
     for entry, content in Walk(image, limits=limits):
         if entry.kind is Kind.FILE and content is not None:
-            _catalog_file(entry.path, entry.mode, entry.size, content, catalogers, out)
+            wanting = select(entry.path, entry.mode, entry.size)
+            if wanting:
+                _catalog_file(entry.path, entry.size, content, wanting, out)
     return out
 
 

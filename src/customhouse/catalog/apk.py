@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from customhouse.catalog._problems import Problems, numbered_lines
-from customhouse.catalog.interface import APK, FileResult, Package
+from customhouse.catalog.interface import APK, FileResult, Package, Wants
 from customhouse.catalog.purl import PurlError, purl
 
 __all__ = ["ApkCataloger"]
@@ -96,6 +96,7 @@ class ApkCataloger:
     name = "apk"
     version = 1
     max_bytes = 64 * 1024 * 1024
+    wants = Wants(names=frozenset({_INSTALLED.rpartition("/")[2]}))
 
     def match(self, path: str, mode: int, size: int) -> bool:
         return path == _INSTALLED

@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from customhouse.catalog._problems import Problems, numbered_lines
-from customhouse.catalog.interface import DEB, FileResult, Package
+from customhouse.catalog.interface import DEB, FileResult, Package, Wants
 from customhouse.catalog.purl import PurlError, purl
 
 __all__ = ["DpkgCataloger", "copyright_licenses"]
@@ -63,6 +63,7 @@ _ABSENT = frozenset({"not-installed", "config-files"})
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9+.\-]*")
 _VERSION = re.compile(r"(?:[0-9]+:)?[A-Za-z0-9][A-Za-z0-9.+~:\-]*")
 _SOURCE = re.compile(r"(\S+)(?:\s+\((\S+)\))?")
+_LICENSE_FIELD = re.compile(rb"^license:([^\n]*)", re.IGNORECASE | re.MULTILINE)
 _COMMON_LICENSE = re.compile(
     r"/usr/share/common-licenses/([A-Za-z0-9][A-Za-z0-9.+_\-]*[A-Za-z0-9+])"
 )
@@ -132,6 +133,9 @@ class DpkgCataloger:
     name = "dpkg"
     version = 2
     max_bytes = 64 * 1024 * 1024
+    wants = Wants(
+        names=frozenset({"status", "copyright"}), suffixes=(".list",), prefixes=(_STATUS_D,)
+    )
 
     def match(self, path: str, mode: int, size: int) -> bool:
         if path.startswith(_DOC) and path.endswith("/copyright"):
@@ -305,12 +309,12 @@ def copyright_licenses(data: bytes) -> tuple[str, ...]:
     written (``GPL-2+``, ``GPL-2+ or Artistic``); a free-form file gives the names of
     the ``/usr/share/common-licenses/NAME`` files it points to. In order, without repeats.
     """
-    problems = Problems("copyright")
     found: dict[str, None] = {}
     head = data[:400].lower()
     if b"format:" in head and (b"copyright-format" in head or b"dep5" in head or b"dep-5" in head):
-        for st in _parse_stanzas(data, problems):
-            value = st.fields.get("license", "").split("\n", 1)[0].strip()
+        # a field starts a line (continuations start with a space, comments with "#")
+        for m in _LICENSE_FIELD.finditer(data):
+            value = m.group(1).decode("utf-8", "replace").strip()
             if value:
                 found.setdefault(value, None)
     if found:

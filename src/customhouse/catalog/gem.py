@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 
-from customhouse.catalog.interface import GEM, FileResult, Package
+from customhouse.catalog.interface import GEM, FileResult, Package, Wants
 from customhouse.catalog.purl import PurlError, purl
 
 __all__ = ["GemCataloger", "GemSpec", "parse_gemspec"]
@@ -170,6 +170,7 @@ class GemCataloger:
     name = "gem"
     version = 1
     max_bytes = 4 * 1024 * 1024
+    wants = Wants(suffixes=(".gemspec",))
 
     def match(self, path: str, mode: int, size: int) -> bool:
         return path.endswith(".gemspec") and "specifications/" in path

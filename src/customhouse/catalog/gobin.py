@@ -29,7 +29,7 @@ import re
 import struct
 from dataclasses import dataclass, field
 
-from customhouse.catalog.interface import GOLANG, FileResult, Package
+from customhouse.catalog.interface import GOLANG, FileResult, Package, Wants
 from customhouse.catalog.purl import PurlError, purl
 
 __all__ = ["BuildInfo", "GoBinaryCataloger", "GoBuildInfoError", "Module", "read_build_info"]
@@ -448,6 +448,7 @@ class GoBinaryCataloger:
     name = "go-binary"
     version = 1
     max_bytes = 512 * _MiB
+    wants = Wants(executables=True)
 
     def match(self, path: str, mode: int, size: int) -> bool:
         return bool(mode & 0o111) and 1024 <= size <= self.max_bytes

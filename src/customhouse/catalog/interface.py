@@ -159,8 +159,37 @@ class FileResult:
         )
 
 
+class Wants:
+    """Which files a cataloger may want, as plain data: a cheap superset of its ``match``.
+
+    The walk combines the declarations of every cataloger into one test per file (a
+    set lookup of the base name, one ``endswith`` and one ``startswith`` over all the
+    suffixes and prefixes), so most files never reach a cataloger's ``match``.
+    Suffixes are compared case-insensitively.
+    """
+
+    __slots__ = ("executables", "names", "prefixes", "suffixes")
+
+    def __init__(
+        self,
+        *,
+        names: frozenset[str] = frozenset(),
+        suffixes: tuple[str, ...] = (),
+        prefixes: tuple[str, ...] = (),
+        executables: bool = False,
+    ) -> None:
+        self.names = names
+        self.suffixes = tuple(s.lower() for s in suffixes)
+        self.prefixes = prefixes
+        self.executables = executables
+
+
 class Cataloger(Protocol):
-    """One ecosystem's reader. Implementations live one per module in this package."""
+    """One ecosystem's reader. Implementations live one per module in this package.
+
+    A cataloger may also declare ``wants`` (a :class:`Wants`); one without it has its
+    ``match`` called on every regular file.
+    """
 
     #: stable identifier, also part of the cache key
     name: str

@@ -23,7 +23,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 
-from customhouse.catalog.interface import MAVEN, FileResult, Package
+from customhouse.catalog.interface import MAVEN, FileResult, Package, Wants
 from customhouse.catalog.purl import PurlError, purl
 
 __all__ = ["MAX_DEPTH", "JavaCataloger", "parse_manifest", "parse_properties"]
@@ -302,6 +302,7 @@ class JavaCataloger:
     name = "java"
     version = 1
     max_bytes = 512 * _MiB
+    wants = Wants(suffixes=tuple(_SUFFIXES))
 
     def match(self, path: str, mode: int, size: int) -> bool:
         return path[-4:].lower() in _SUFFIXES

@@ -33,7 +33,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from customhouse.catalog.interface import NPM, FileResult, Package
+from customhouse.catalog.interface import NPM, FileResult, Package, Wants
 
 __all__ = ["NpmCataloger", "dedupe_lockfile_packages"]
 
@@ -109,6 +109,7 @@ class NpmCataloger:
     name = "npm"
     version = 1
     max_bytes = 64 * _MiB
+    wants = Wants(names=frozenset(_SUFFIXES))
 
     def match(self, path: str, mode: int, size: int) -> bool:
         if not path.endswith(_SUFFIXES):  # one C call for the common "no" answer

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from customhouse.catalog.interface import Distro, FileResult
+from customhouse.catalog.interface import Distro, FileResult, Wants
 
 _PATHS = {
     "etc/os-release": 0,
@@ -58,6 +58,7 @@ class OSReleaseCataloger:
     name = "os-release"
     version = 1
     max_bytes = 64 * 1024
+    wants = Wants(names=frozenset(p.rpartition("/")[2] for p in _PATHS))
 
     def match(self, path: str, mode: int, size: int) -> bool:
         return path in _PATHS

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 
-from customhouse.catalog.interface import PYPI, FileResult, Package
+from customhouse.catalog.interface import PYPI, FileResult, Package, Wants
 
 __all__ = ["PythonCataloger", "normalize_name"]
 
@@ -101,6 +101,7 @@ class PythonCataloger:
     name = "python"
     version = 1
     max_bytes = 8 * _MiB
+    wants = Wants(names=frozenset({"METADATA", "PKG-INFO"}), suffixes=(".egg-info",))
 
     def match(self, path: str, mode: int, size: int) -> bool:
         if path.endswith(".dist-info/METADATA"):

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from customhouse.catalog import _rpmdb_bdb, _rpmdb_ndb, _rpmdb_sqlite
 from customhouse.catalog._problems import Problems
 from customhouse.catalog._rpmdb_header import Header, HeaderError, parse_header
-from customhouse.catalog.interface import RPM, FileResult, Package
+from customhouse.catalog.interface import RPM, FileResult, Package, Wants
 from customhouse.catalog.purl import PurlError, purl
 
 __all__ = ["RpmCataloger", "split_sourcerpm"]
@@ -92,6 +92,7 @@ class RpmCataloger:
     name = "rpm"
     version = 1
     max_bytes = 1024 * 1024 * 1024
+    wants = Wants(names=frozenset(p.rpartition("/")[2] for p in _PATHS))
 
     def match(self, path: str, mode: int, size: int) -> bool:
         return path in _PATHS
