@@ -313,8 +313,8 @@ def copyright_licenses(data: bytes) -> tuple[str, ...]:
     head = data[:400].lower()
     if b"format:" in head and (b"copyright-format" in head or b"dep5" in head or b"dep-5" in head):
         # a field starts a line (continuations start with a space, comments with "#")
-        for m in _LICENSE_FIELD.finditer(data):
-            value = m.group(1).decode("utf-8", "replace").strip()
+        for field in _LICENSE_FIELD.finditer(data):
+            value = field.group(1).decode("utf-8", "replace").strip()
             if value:
                 found.setdefault(value, None)
     if found:
