@@ -46,10 +46,10 @@ class LayerStream:
         head = raw.read(CHUNK)
         if head[:2] == _GZIP:
             self.compression = "gzip"
-            from isal import isal_zlib
+            from isal import igzip_lib
 
-            self._zlib: Any = isal_zlib
-            self._d: Any = isal_zlib.decompressobj(31)
+            self._igzip: Any = igzip_lib
+            self._d: Any = igzip_lib.IgzipDecompressor(flag=igzip_lib.DECOMP_GZIP)
             self._pending = head
         elif head[:4] == _ZSTD:
             self.compression = "zstd"
@@ -128,13 +128,16 @@ class LayerStream:
         return b""
 
     def _gzip_step(self) -> bytes:
+        # ISA-L's own decompressor keeps unconsumed input inside (no tail copied back
+        # and forth as with the zlib-style API) and checks each member's CRC and size
         d = self._d
-        if d.unconsumed_tail:
-            return bytes(d.decompress(d.unconsumed_tail, CHUNK))
         if d.eof:
             rest = d.unused_data
-            if not rest:
-                rest = self._raw.read(CHUNK)
+            while len(rest) < 2:
+                more = self._raw.read(CHUNK)
+                if not more:
+                    break
+                rest += more
             if not rest:
                 self._finish()
                 return b""
@@ -145,13 +148,15 @@ class LayerStream:
                 self._drain_zero_padding()
                 return b""
             # concatenated gzip members are one stream (RFC 1952)
-            self._d = d = self._zlib.decompressobj(31)
-            return bytes(d.decompress(rest, CHUNK))
+            self._d = d = self._igzip.IgzipDecompressor(flag=self._igzip.DECOMP_GZIP)
+            return d.decompress(rest, CHUNK)  # type: ignore[no-any-return]
+        if not d.needs_input:
+            return d.decompress(b"", CHUNK)  # type: ignore[no-any-return]
         data = self._pending or self._raw.read(CHUNK)
         self._pending = b""
         if not data:
             raise LayerError("truncated gzip stream (unexpected end of data)", layer=self.label)
-        return bytes(d.decompress(data, CHUNK))
+        return d.decompress(data, CHUNK)  # type: ignore[no-any-return]
 
     def _drain_zero_padding(self) -> None:
         while data := self._raw.read(CHUNK):
