@@ -2,31 +2,25 @@
 
 from __future__ import annotations
 
-from customhouse.versions.apk import ApkScheme
-from customhouse.versions.dpkg import DpkgScheme
-from customhouse.versions.gem import GemScheme
-from customhouse.versions.go import GoScheme
+import importlib
+
 from customhouse.versions.interface import UnknownScheme, VersionScheme
-from customhouse.versions.maven import MavenScheme
-from customhouse.versions.pep440 import Pep440Scheme
-from customhouse.versions.rpm import RpmScheme
-from customhouse.versions.semver import SemverScheme
 
-_SCHEMES: dict[str, VersionScheme] = {
-    s.name: s
-    for s in (
-        DpkgScheme(),
-        ApkScheme(),
-        RpmScheme(),
-        Pep440Scheme(),
-        SemverScheme(),
-        MavenScheme(),
-        GemScheme(),
-        GoScheme(),
-    )
+# scheme name -> (module, class); a scheme's module is imported when it is first asked
+# for, so matching Debian packages never pays for PEP 440 (packaging) or Maven
+_MODULES: dict[str, tuple[str, str]] = {
+    "dpkg": ("customhouse.versions.dpkg", "DpkgScheme"),
+    "apk": ("customhouse.versions.apk", "ApkScheme"),
+    "rpm": ("customhouse.versions.rpm", "RpmScheme"),
+    "pep440": ("customhouse.versions.pep440", "Pep440Scheme"),
+    "semver": ("customhouse.versions.semver", "SemverScheme"),
+    "maven": ("customhouse.versions.maven", "MavenScheme"),
+    "gem": ("customhouse.versions.gem", "GemScheme"),
+    "go": ("customhouse.versions.go", "GoScheme"),
 }
+_SCHEMES: dict[str, VersionScheme] = {}
 
-SCHEME_NAMES: tuple[str, ...] = tuple(_SCHEMES)
+SCHEME_NAMES: tuple[str, ...] = tuple(_MODULES)
 
 # OSV ecosystem (without its ":release" suffix) -> scheme name
 ECOSYSTEMS: dict[str, str] = {
@@ -54,18 +48,21 @@ ECOSYSTEMS: dict[str, str] = {
 
 def get_scheme(name: str) -> VersionScheme:
     """The scheme registered under ``name`` (see :data:`SCHEME_NAMES`)."""
-    try:
-        return _SCHEMES[name]
-    except KeyError:
-        raise UnknownScheme(
-            f"unknown version scheme {name!r} (known: {', '.join(SCHEME_NAMES)})"
-        ) from None
+    scheme = _SCHEMES.get(name)
+    if scheme is not None:
+        return scheme
+    spec = _MODULES.get(name)
+    if spec is None:
+        raise UnknownScheme(f"unknown version scheme {name!r} (known: {', '.join(SCHEME_NAMES)})")
+    module, cls = spec
+    made: VersionScheme = getattr(importlib.import_module(module), cls)()
+    _SCHEMES[name] = made
+    return made
 
 
 def scheme_for_ecosystem(ecosystem: str) -> VersionScheme:
     """The scheme of an OSV ecosystem such as ``"Debian:12"`` or ``"Alpine:v3.19"``."""
-    base = ecosystem.split(":", 1)[0]
-    try:
-        return _SCHEMES[ECOSYSTEMS[base]]
-    except KeyError:
-        raise UnknownScheme(f"no version scheme for OSV ecosystem {ecosystem!r}") from None
+    name = ECOSYSTEMS.get(ecosystem.split(":", 1)[0])
+    if name is None:
+        raise UnknownScheme(f"no version scheme for OSV ecosystem {ecosystem!r}")
+    return get_scheme(name)
