@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _util import import_imagebuild, table
+from _util import compile_bytecode, import_imagebuild, table
 
 VENV_BIN = Path(sys.executable).parent
 TRIVY = next(
@@ -132,6 +132,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
+    compile_bytecode()
     import_imagebuild()
     import imagebuild as ib
 

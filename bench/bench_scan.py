@@ -46,7 +46,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from _util import REPO, import_imagebuild, table
+from _util import REPO, compile_bytecode, import_imagebuild, table
 
 VENV_BIN = Path(sys.executable).parent
 CUSTOMHOUSE = str(VENV_BIN / "customhouse")
@@ -321,6 +321,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
+    compile_bytecode()
     if not (SHARED / "advisories").is_dir():
         print(
             f"skipped: {SHARED}/advisories is absent (the advisory feeds the scan matches against)"

@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _util import import_imagebuild, table
+from _util import compile_bytecode, import_imagebuild, table
 
 VENV_BIN = Path(sys.executable).parent
 _site = (
@@ -105,6 +105,7 @@ def main() -> int:
         "--quick", action="store_true", help="skip trivy on the whole image (about 90 s)"
     )
     args = ap.parse_args()
+    compile_bytecode()
     import_imagebuild()
     import imagebuild as ib
 
