@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import html
 import io
 from collections import Counter
 from dataclasses import dataclass, field
@@ -277,4 +276,6 @@ def to_cyclonedx(results: list[ImageResult]) -> str:
 
 
 def _md(text: str) -> str:
+    import html  # only the Markdown report escapes
+
     return html.escape(text).replace("|", "\\|").replace("\n", " ")
