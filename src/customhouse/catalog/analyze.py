@@ -11,6 +11,7 @@ the lowest layer from which its file carried it without interruption.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -32,7 +33,7 @@ from customhouse.catalog.osrelease import priority as os_priority
 from customhouse.limits import DEFAULT_LIMITS, Limits
 from customhouse.sources.interface import Image, Layer
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: owned files as one NUL-separated string
 
 
 @dataclass(slots=True)
@@ -304,8 +305,13 @@ def merge(analyses: Sequence[LayerAnalysis]) -> tuple[Distro | None, list[Packag
             break
     owned: set[str] = set()
     licenses_for: dict[str, list[str]] = {}
+    # OS ownership matters to language packages only: an image without any skips the file lists
+    check_owned = any(
+        p.ecosystem not in OS_ECOSYSTEMS for hist in history.values() for p in hist[-1][1].packages
+    )
     for hist in history.values():
-        owned.update(hist[-1][1].owned_files)
+        if check_owned:
+            owned.update(hist[-1][1].owned_files)
         licenses_for.update(hist[-1][1].licenses_for)
     packages: list[Package] = []
     for path in sorted(history):
@@ -353,14 +359,22 @@ def _distro_purl(pkg: Package, distro: Distro | None) -> str:
     rest = base[len(f"pkg:{pkg.ecosystem}/") :]
     if "/" in rest:  # replace the namespace the single-file parser guessed
         rest = rest.split("/", 1)[1]
+    namespace, distro_qualifier = _distro_parts(distro.id, distro.version_id)
+    qualifiers = dict(kv.split("=", 1) for kv in query.split("&") if "=" in kv) if q else {}
+    if distro_qualifier:
+        qualifiers["distro"] = distro_qualifier
+    query = "&".join(f"{k}={v}" for k, v in sorted(qualifiers.items()))
+    out = f"pkg:{pkg.ecosystem}/{namespace}/{rest}" + (f"?{query}" if query else "")
+    return out + (f"#{subpath}" if hash_ else "")
+
+
+@functools.lru_cache(maxsize=16)
+def _distro_parts(distro_id: str, version_id: str | None) -> tuple[str, str | None]:
+    """The PURL namespace and ``distro`` qualifier value of a distro, percent-encoded."""
     from urllib.parse import quote
 
-    qualifiers = dict(kv.split("=", 1) for kv in query.split("&") if "=" in kv) if q else {}
-    if distro.version_id:
-        qualifiers["distro"] = quote(f"{distro.id}-{distro.version_id}", safe="")
-    query = "&".join(f"{k}={v}" for k, v in sorted(qualifiers.items()))
-    out = f"pkg:{pkg.ecosystem}/{quote(distro.id, safe='')}/{rest}" + (f"?{query}" if query else "")
-    return out + (f"#{subpath}" if hash_ else "")
+    qualifier = quote(f"{distro_id}-{version_id}", safe="") if version_id else None
+    return quote(distro_id, safe=""), qualifier
 
 
 def _owned(path: str, owned: set[str]) -> bool:

@@ -141,7 +141,9 @@ class FileResult:
         if self.packages:
             d["packages"] = [p.to_json() for p in self.packages]
         if self.owned_files:
-            d["owned_files"] = self.owned_files
+            # one string, NUL-separated (no path holds a NUL): a few thousand paths of a
+            # status or .list file then parse as one JSON string, not thousands
+            d["owned_files"] = "\0".join(self.owned_files)
         if self.distro is not None:
             d["distro"] = self.distro.to_json()
         if self.warnings:
@@ -152,7 +154,7 @@ class FileResult:
     def from_json(cls, d: Mapping[str, Any]) -> FileResult:
         return cls(
             packages=[Package.from_json(p) for p in d.get("packages", ())],
-            owned_files=list(d.get("owned_files", ())),
+            owned_files=d["owned_files"].split("\0") if d.get("owned_files") else [],
             distro=Distro.from_json(d["distro"]) if d.get("distro") else None,
             warnings=list(d.get("warnings", ())),
             licenses_for={k: list(v) for k, v in (d.get("licenses_for") or {}).items()},
