@@ -92,7 +92,7 @@ def test_inspect_offline_table_and_non_official(tmp_path: Path) -> None:
         (["inspect", "oci:does-not-exist"], "is not a directory"),
         (["inspect", "--platform", "linux", "oci:x"], "expected os/arch"),
         (["inspect", "--format", "yaml", "nginx"], "yaml"),
-        (["inspect", "--bogus", "nginx"], "No such option"),
+        (["inspect", "--bogus", "nginx"], "unrecognized arguments: --bogus"),
         (["export", "oci:does-not-exist"], "-o"),
     ],
 )

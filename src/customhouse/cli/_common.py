@@ -1,47 +1,50 @@
-"""Options and helpers shared by the image commands."""
+"""Options and helpers shared by the commands."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, TypeVar
-
-import click
+from typing import IO, TYPE_CHECKING, Any
 
 from customhouse.errors import StorageError, UsageError
-from customhouse.oci.model import Platform
 
-F = TypeVar("F", bound=Callable[..., Any])
+if TYPE_CHECKING:
+    from customhouse.cli._args import CommandParser
+    from customhouse.oci.model import Platform
 
 
-def image_options(func: F) -> F:
-    func = click.option(
+def add_platform_option(parser: CommandParser, help: str) -> None:
+    parser.option("--platform", metavar="OS/ARCH[/VARIANT]", help=help)
+
+
+def add_registry_option(parser: CommandParser) -> None:
+    parser.multiple(
         "--insecure-registry",
-        "insecure_registries",
-        multiple=True,
+        dest="insecure_registries",
         metavar="HOST[:PORT]",
         help="Allow plain HTTP to this registry (loopback registries are always allowed).",
-    )(func)
-    func = click.option(
-        "--platform",
-        metavar="OS/ARCH[/VARIANT]",
-        default=None,
-        help="Which manifest of a multi-platform image to use (default linux/amd64).",
-    )(func)
-    return func
+    )
+
+
+def add_image_options(parser: CommandParser) -> None:
+    add_platform_option(
+        parser, "Which manifest of a multi-platform image to use (default linux/amd64)."
+    )
+    add_registry_option(parser)
 
 
 def parse_platform(value: str | None) -> Platform | None:
+    from customhouse.oci.model import Platform
+
     return Platform.parse(value) if value else None
 
 
 def dump_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=False))
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 @contextmanager
@@ -67,6 +70,8 @@ def atomic_output(path: str, *, force: bool, binary: bool = True) -> Iterator[IO
     if target.is_dir():
         raise UsageError(f"{path} is a directory")
     parent = target.parent if str(target.parent) else Path(".")
+    import tempfile  # only here: -o /dev/null and stdout, the hot paths, never need it
+
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=parent)
     except OSError as e:

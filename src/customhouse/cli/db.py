@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
+from argparse import Namespace
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import click
+from customhouse.cli._args import int_range
+from customhouse.cli._common import add_registry_option, dump_json
 
-from customhouse.cli._common import dump_json
+if TYPE_CHECKING:
+    from customhouse.cli._args import CommandParser
 
 
 def _db_path(value: str | None) -> Path:
@@ -18,31 +23,47 @@ def _db_path(value: str | None) -> Path:
     return Path(value) if value else default_db_path()
 
 
-db_option = click.option(
-    "--db",
-    "db_path",
-    metavar="PATH",
-    default=None,
-    envvar="CUSTOMHOUSE_DB",
-    help="Advisory database file (default: $CUSTOMHOUSE_DB or the user data dir).",
-)
+def _add_db_option(parser: CommandParser) -> None:
+    parser.option(
+        "--db",
+        dest="db_path",
+        metavar="PATH",
+        envvar="CUSTOMHOUSE_DB",
+        help="Advisory database file (default: $CUSTOMHOUSE_DB or the user data dir).",
+    )
 
 
-@click.group("db")
-def db_group() -> None:
-    """Build, inspect and move the advisory database."""
+def _add_format_option(parser: CommandParser) -> None:
+    parser.option("--format", dest="fmt", choices=("table", "json"), default="table")
 
 
-@db_group.command("import")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@db_option
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-def import_cmd(paths: tuple[Path, ...], db_path: str | None, fmt: str) -> None:
-    """Import OSV records (JSON/YAML files, directories, zips) and Alpine secdb files.
+def build(parser: CommandParser) -> None:
+    parser.description = "Build, inspect and move the advisory database."
+    commands = parser.commands("db_command")
+    for name, (summary, details, build_sub, _) in _SUBCOMMANDS.items():
+        build_sub(commands.add(name, summary, details))
 
-    Each PATH becomes one source; importing it again replaces that source's records.
-    The database is rebuilt beside the old one and swapped in only on success.
-    """
+
+def run(args: Namespace) -> int:
+    return _SUBCOMMANDS[args.db_command][3](args)
+
+
+_IMPORT = """\
+Each PATH becomes one source; importing it again replaces that source's records.
+The database is rebuilt beside the old one and swapped in only on success.
+"""
+
+
+def _build_import(parser: CommandParser) -> None:
+    parser.argument("paths", nargs="+", type=Path)
+    _add_db_option(parser)
+    _add_format_option(parser)
+
+
+def _import(args: Namespace) -> int:
+    paths: list[Path] = args.paths
+    db_path: str | None = args.db_path
+    fmt: str = args.fmt
     from customhouse.advisories.importer import import_paths
     from customhouse.advisories.store import StoreBuilder
 
@@ -64,31 +85,34 @@ def import_cmd(paths: tuple[Path, ...], db_path: str | None, fmt: str) -> None:
                 },
             }
         )
-        return
+        return 0
     for name, r in reports.items():
         kinds = ", ".join(f"{v} {k}" for k, v in r.by_kind.items())
-        click.echo(f"{name}: {r.files} files, {r.records} records stored ({kinds})")
+        _out(f"{name}: {r.files} files, {r.records} records stored ({kinds})")
         for s in r.skipped[:20]:
-            click.echo(f"  skipped: {s}", err=True)
+            _err(f"  skipped: {s}")
         if len(r.skipped) > 20:
-            click.echo(
-                f"  ... and {len(r.skipped) - 20} more skipped (see --format json)", err=True
-            )
-    click.echo(f"database: {path}")
+            _err(f"  ... and {len(r.skipped) - 20} more skipped (see --format json)")
+    _out(f"database: {path}")
+    return 0
 
 
-@db_group.command("status")
-@db_option
-@click.option(
-    "--max-age",
-    default="7d",
-    show_default=True,
-    metavar="AGE",
-    help="Warn when a source is older than this (e.g. 36h, 7d).",
-)
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-def status_cmd(db_path: str | None, max_age: str, fmt: str) -> None:
-    """Age and counts per source, and the schema version."""
+def _build_status(parser: CommandParser) -> None:
+    _add_db_option(parser)
+    parser.option(
+        "--max-age",
+        default="7d",
+        show_default=True,
+        metavar="AGE",
+        help="Warn when a source is older than this (e.g. 36h, 7d).",
+    )
+    _add_format_option(parser)
+
+
+def _status(args: Namespace) -> int:
+    db_path: str | None = args.db_path
+    max_age: str = args.max_age
+    fmt: str = args.fmt
     from customhouse.advisories.store import open_store
 
     limit = _parse_age(max_age)
@@ -129,28 +153,31 @@ def status_cmd(db_path: str | None, max_age: str, fmt: str) -> None:
     if fmt == "json":
         dump_json(info)
     else:
-        click.echo(f"database {path} (schema {info['schema_version']}, built {info['built_at']})")
-        click.echo(
+        _out(f"database {path} (schema {info['schema_version']}, built {info['built_at']})")
+        _out(
             f"{counts['vulnerabilities']} records ({counts['withdrawn']} withdrawn), "
             f"{counts['packages']} packages, {len(ecosystems)} ecosystems"
         )
         for r in rows:
             shown_age = _fmt_age(r["age_seconds"])
-            click.echo(
+            _out(
                 f"  {r['name']}: {r['records']} records, fetched {r['fetched_at']} ({shown_age} ago)"
             )
     for name in stale:
-        click.echo(
-            f"customhouse: warning: source {name} is older than {max_age}; run 'customhouse db update'",
-            err=True,
+        _err(
+            f"customhouse: warning: source {name} is older than {max_age}; run 'customhouse db update'"
         )
+    return 0
 
 
-@db_group.command("show")
-@click.argument("vuln_id")
-@db_option
-def show_cmd(vuln_id: str, db_path: str | None) -> None:
-    """Print one record (by id or alias) as OSV JSON."""
+def _build_show(parser: CommandParser) -> None:
+    parser.argument("vuln_id")
+    _add_db_option(parser)
+
+
+def _show(args: Namespace) -> int:
+    vuln_id: str = args.vuln_id
+    db_path: str | None = args.db_path
     from customhouse.advisories.store import open_store
     from customhouse.errors import InputError
 
@@ -158,33 +185,44 @@ def show_cmd(vuln_id: str, db_path: str | None) -> None:
         v = store.get(vuln_id)
     if v is None:
         raise InputError(f"no advisory {vuln_id!r} in the database")
-    click.echo(json.dumps(v.raw, indent=2, sort_keys=True))
+    _out(json.dumps(v.raw, indent=2, sort_keys=True))
+    return 0
 
 
-@db_group.command("search")
-@click.argument("package")
-@click.option("--ecosystem", default=None, help="PyPI, npm, Alpine, Alpine:v3.19, Debian:12, ...")
-@db_option
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-def search_cmd(package: str, ecosystem: str | None, db_path: str | None, fmt: str) -> None:
-    """Advisories for packages whose name contains PACKAGE."""
+def _build_search(parser: CommandParser) -> None:
+    parser.argument("package")
+    parser.option("--ecosystem", help="PyPI, npm, Alpine, Alpine:v3.19, Debian:12, ...")
+    _add_db_option(parser)
+    _add_format_option(parser)
+
+
+def _search(args: Namespace) -> int:
+    package: str = args.package
+    ecosystem: str | None = args.ecosystem
+    db_path: str | None = args.db_path
+    fmt: str = args.fmt
     from customhouse.advisories.store import open_store
 
     with open_store(_db_path(db_path)) as store:
         hits = store.search(package, ecosystem)
     if fmt == "json":
         dump_json([{"ecosystem": e, "package": n, "id": i} for e, n, i in hits])
-        return
+        return 0
     for e, n, i in hits:
-        click.echo(f"{e}\t{n}\t{i}")
+        _out(f"{e}\t{n}\t{i}")
+    return 0
 
 
-@db_group.command("export")
-@click.argument("output", type=click.Path(path_type=Path))
-@db_option
-@click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
-def export_cmd(output: Path, db_path: str | None, force: bool) -> None:
-    """Write the database as one portable, compacted file."""
+def _build_export(parser: CommandParser) -> None:
+    parser.argument("output", type=Path)
+    _add_db_option(parser)
+    parser.flag("--force", help="Overwrite OUTPUT if it exists.")
+
+
+def _export(args: Namespace) -> int:
+    output: Path = args.output
+    db_path: str | None = args.db_path
+    force: bool = args.force
     import os
     import sqlite3
     import tempfile
@@ -211,7 +249,8 @@ def export_cmd(output: Path, db_path: str | None, force: bool) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise StorageError(f"cannot export to {output}: {e}") from None
-    click.echo(f"exported {path} to {output}", err=True)
+    _err(f"exported {path} to {output}")
+    return 0
 
 
 def _parse_age(text: str) -> float:
@@ -242,95 +281,87 @@ def _fmt_age(seconds: float | None) -> str:
     return f"{seconds / 86400:.1f}d"
 
 
-# --- online: update, push, pull (appended; the commands above are unchanged) ----------
+# --- online: update, push, pull ------------------------------------------------------
 
 
-@db_group.command("update")
-@click.option(
-    "--source",
-    "sources",
-    multiple=True,
-    metavar="SOURCE",
-    help="osv:ECOSYSTEM, debian, alpine:vX.Y/main|community or nvd; repeatable."
-    " Default: the OSV language ecosystems, debian, recent Alpine branches"
-    " (and nvd when an API key is set).",
-)
-@db_option
-@click.option(
-    "--full",
-    is_flag=True,
-    help="Ignore ETags and sync points: download every source whole.",
-)
-@click.option(
-    "--osv-url",
-    envvar="CUSTOMHOUSE_OSV_URL",
-    default=None,
-    metavar="URL",
-    help="Base URL of the OSV bucket or a mirror of it.",
-)
-@click.option(
-    "--debian-tracker-url",
-    envvar="CUSTOMHOUSE_DEBIAN_TRACKER_URL",
-    default=None,
-    metavar="URL",
-    help="URL of the Debian security tracker JSON.",
-)
-@click.option(
-    "--alpine-secdb-url",
-    envvar="CUSTOMHOUSE_ALPINE_SECDB_URL",
-    default=None,
-    metavar="URL",
-    help="Base URL of Alpine's secdb.",
-)
-@click.option(
-    "--nvd-url",
-    envvar="CUSTOMHOUSE_NVD_URL",
-    default=None,
-    metavar="URL",
-    help="URL of the NVD CVE API 2.0.",
-)
-@click.option(
-    "--nvd-api-key",
-    envvar="CUSTOMHOUSE_NVD_API_KEY",
-    default=None,
-    metavar="KEY",
-    help="NVD API key (50 instead of 5 requests per 30 s).",
-)
-@click.option(
-    "--nvd-rate",
-    envvar="CUSTOMHOUSE_NVD_RATE",
-    default=None,
-    hidden=True,
-    help="NVD request rate as REQUESTS/SECONDS (default 5/30, or 50/30 with a key).",
-)
-@click.option(
-    "--retries",
-    envvar="CUSTOMHOUSE_FETCH_RETRIES",
-    type=click.IntRange(1, 20),
-    default=5,
-    show_default=True,
-    help="Attempts per download (429/5xx/connection failures, with backoff).",
-)
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-def update_cmd(
-    sources: tuple[str, ...],
-    db_path: str | None,
-    full: bool,
-    osv_url: str | None,
-    debian_tracker_url: str | None,
-    alpine_secdb_url: str | None,
-    nvd_url: str | None,
-    nvd_api_key: str | None,
-    nvd_rate: str | None,
-    retries: int,
-    fmt: str,
-) -> None:
-    """Update the database from the online feeds (ETag-aware, swapped in atomically).
+_UPDATE = """\
+Every source is fetched into a copy of the database; the copy replaces the
+database only when all sources succeeded. A failed or truncated download leaves
+the previous database exactly as it was.
+"""
 
-    Every source is fetched into a copy of the database; the copy replaces the
-    database only when all sources succeeded. A failed or truncated download leaves
-    the previous database exactly as it was.
-    """
+
+def _build_update(parser: CommandParser) -> None:
+    parser.multiple(
+        "--source",
+        dest="sources",
+        metavar="SOURCE",
+        help="osv:ECOSYSTEM, debian, alpine:vX.Y/main|community or nvd; repeatable."
+        " Default: the OSV language ecosystems, debian, recent Alpine branches"
+        " (and nvd when an API key is set).",
+    )
+    _add_db_option(parser)
+    parser.flag("--full", help="Ignore ETags and sync points: download every source whole.")
+    parser.option(
+        "--osv-url",
+        envvar="CUSTOMHOUSE_OSV_URL",
+        metavar="URL",
+        help="Base URL of the OSV bucket or a mirror of it.",
+    )
+    parser.option(
+        "--debian-tracker-url",
+        envvar="CUSTOMHOUSE_DEBIAN_TRACKER_URL",
+        metavar="URL",
+        help="URL of the Debian security tracker JSON.",
+    )
+    parser.option(
+        "--alpine-secdb-url",
+        envvar="CUSTOMHOUSE_ALPINE_SECDB_URL",
+        metavar="URL",
+        help="Base URL of Alpine's secdb.",
+    )
+    parser.option(
+        "--nvd-url",
+        envvar="CUSTOMHOUSE_NVD_URL",
+        metavar="URL",
+        help="URL of the NVD CVE API 2.0.",
+    )
+    parser.option(
+        "--nvd-api-key",
+        envvar="CUSTOMHOUSE_NVD_API_KEY",
+        metavar="KEY",
+        help="NVD API key (50 instead of 5 requests per 30 s).",
+    )
+    parser.option(
+        "--nvd-rate",
+        envvar="CUSTOMHOUSE_NVD_RATE",
+        hidden=True,
+        help="NVD request rate as REQUESTS/SECONDS (default 5/30, or 50/30 with a key).",
+    )
+    parser.option(
+        "--retries",
+        envvar="CUSTOMHOUSE_FETCH_RETRIES",
+        metavar="INTEGER RANGE",
+        type=int_range(1, 20),
+        default=5,
+        show_default="5; 1<=x<=20",
+        help="Attempts per download (429/5xx/connection failures, with backoff).",
+    )
+    _add_format_option(parser)
+
+
+def _update(args: Namespace) -> int:
+    sources: tuple[str, ...] = args.sources
+    db_path: str | None = args.db_path
+    full: bool = args.full
+    osv_url: str | None = args.osv_url
+    debian_tracker_url: str | None = args.debian_tracker_url
+    alpine_secdb_url: str | None = args.alpine_secdb_url
+    nvd_url: str | None = args.nvd_url
+    nvd_api_key: str | None = args.nvd_api_key
+    nvd_rate: str | None = args.nvd_rate
+    retries: int = args.retries
+    fmt: str = args.fmt
     from customhouse.advisories.feeds import nvd
     from customhouse.advisories.update import (
         DEFAULT_SOURCES,
@@ -375,70 +406,134 @@ def update_cmd(
                 ],
             }
         )
-        return
+        return 0
     for r in reports:
         change = (
             "unchanged"
             if r.mode == "unchanged"
             else f"{r.mode}: {r.written} written, {r.deleted} deleted"
         )
-        click.echo(f"{r.source}: {r.records} records ({change})")
+        _out(f"{r.source}: {r.records} records ({change})")
         for s in r.skipped[:10]:
-            click.echo(f"  skipped: {s}", err=True)
+            _err(f"  skipped: {s}")
         if len(r.skipped) > 10:
-            click.echo(
-                f"  ... and {len(r.skipped) - 10} more skipped (see --format json)", err=True
-            )
-    click.echo(f"database: {path}")
+            _err(f"  ... and {len(r.skipped) - 10} more skipped (see --format json)")
+    _out(f"database: {path}")
+    return 0
 
 
-registry_option = click.option(
-    "--insecure-registry",
-    "insecure_registries",
-    multiple=True,
-    metavar="HOST[:PORT]",
-    help="Allow plain HTTP to this registry (loopback registries are always allowed).",
-)
+def _build_push(parser: CommandParser) -> None:
+    parser.argument("reference")
+    _add_db_option(parser)
+    add_registry_option(parser)
+    parser.switch(
+        "--compress",
+        "--no-compress",
+        dest="compress",
+        default=True,
+        show_default=True,
+        help="Push the file zstd-compressed (the pulled database is identical either way).",
+    )
 
 
-@db_group.command("push")
-@click.argument("reference")
-@db_option
-@registry_option
-@click.option(
-    "--compress/--no-compress",
-    default=True,
-    show_default=True,
-    help="Push the file zstd-compressed (the pulled database is identical either way).",
-)
-def push_cmd(
-    reference: str, db_path: str | None, insecure_registries: tuple[str, ...], compress: bool
-) -> None:
-    """Push the database to a registry as an OCI artifact (for air-gapped mirrors)."""
+def _push(args: Namespace) -> int:
+    reference: str = args.reference
+    db_path: str | None = args.db_path
+    insecure_registries: tuple[str, ...] = args.insecure_registries
+    compress: bool = args.compress
     from customhouse.advisories.bundle import push_db
 
     path = _db_path(db_path)
     result = push_db(path, reference, compress=compress, insecure_registries=insecure_registries)
-    click.echo(
+    _out(
         f"pushed {path} ({result.db_size} bytes, {result.db_digest}) to"
         f" {result.reference}@{result.manifest_digest}"
     )
+    return 0
 
 
-@db_group.command("pull")
-@click.argument("reference")
-@db_option
-@registry_option
-@click.option("--force", is_flag=True, help="Replace an existing database.")
-def pull_cmd(
-    reference: str, db_path: str | None, insecure_registries: tuple[str, ...], force: bool
-) -> None:
-    """Pull a database pushed with 'db push'; verified before it replaces anything."""
+def _build_pull(parser: CommandParser) -> None:
+    parser.argument("reference")
+    _add_db_option(parser)
+    add_registry_option(parser)
+    parser.flag("--force", help="Replace an existing database.")
+
+
+def _pull(args: Namespace) -> int:
+    reference: str = args.reference
+    db_path: str | None = args.db_path
+    insecure_registries: tuple[str, ...] = args.insecure_registries
+    force: bool = args.force
     from customhouse.advisories.bundle import pull_db
 
     path = _db_path(db_path)
     result = pull_db(reference, path, force=force, insecure_registries=insecure_registries)
-    click.echo(
+    _out(
         f"pulled {result.reference}@{result.manifest_digest} into {path}"
         f" ({result.db_size} bytes, {result.db_digest})"
     )
+    return 0
+
+
+def _out(line: str) -> None:
+    sys.stdout.write(line + "\n")
+
+
+def _err(line: str) -> None:
+    sys.stderr.write(line + "\n")
+
+
+_Build = Callable[["CommandParser"], None]
+_Run = Callable[[Namespace], int]
+
+# name -> (one-line help, more help or None, build, run), listed in help in this order
+_SUBCOMMANDS: dict[str, tuple[str, str | None, _Build, _Run]] = {
+    "export": (
+        "Write the database as one portable, compacted file.",
+        None,
+        _build_export,
+        _export,
+    ),
+    "import": (
+        "Import OSV records (JSON/YAML files, directories, zips) and Alpine secdb files.",
+        _IMPORT,
+        _build_import,
+        _import,
+    ),
+    "pull": (
+        "Pull a database pushed with 'db push'; verified before it replaces anything.",
+        None,
+        _build_pull,
+        _pull,
+    ),
+    "push": (
+        "Push the database to a registry as an OCI artifact (for air-gapped mirrors).",
+        None,
+        _build_push,
+        _push,
+    ),
+    "search": (
+        "Advisories for packages whose name contains PACKAGE.",
+        None,
+        _build_search,
+        _search,
+    ),
+    "show": (
+        "Print one record (by id or alias) as OSV JSON.",
+        None,
+        _build_show,
+        _show,
+    ),
+    "status": (
+        "Age and counts per source, and the schema version.",
+        None,
+        _build_status,
+        _status,
+    ),
+    "update": (
+        "Update the database from the online feeds (ETag-aware, swapped in atomically).",
+        _UPDATE,
+        _build_update,
+        _update,
+    ),
+}

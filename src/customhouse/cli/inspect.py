@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from argparse import Namespace
+from typing import TYPE_CHECKING, Any
 
-import click
+from customhouse.cli._common import add_image_options, dump_json, parse_platform
 
-from customhouse.cli._common import dump_json, image_options, parse_platform
+if TYPE_CHECKING:
+    from customhouse.cli._args import CommandParser
 
 
 def reference_info(text: str) -> dict[str, Any]:
@@ -134,21 +136,30 @@ def _table(info: dict[str, Any]) -> None:
         console.print(t)
 
 
-@click.command("inspect")
-@click.argument("image")
-@image_options
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
-@click.option("--offline", is_flag=True, help="Only parse the reference; contact nothing.")
-def inspect_cmd(
-    image: str, platform: str | None, insecure_registries: tuple[str, ...], fmt: str, offline: bool
-) -> None:
-    """Show an image's reference, manifest, platform, layers and config.
+DESCRIPTION = """\
+Show an image's reference, manifest, platform, layers and config.
 
-    IMAGE is a reference (alpine:3.19, localhost:5000/a/b@sha256:...) or a source:
-    oci:PATH[:REF], oci-archive:PATH[:REF], docker-archive:PATH[:REF|@N], dir:PATH.
-    """
+IMAGE is a reference (alpine:3.19, localhost:5000/a/b@sha256:...) or a source:
+oci:PATH[:REF], oci-archive:PATH[:REF], docker-archive:PATH[:REF|@N], dir:PATH.
+"""
+
+
+def build(parser: CommandParser) -> None:
+    parser.description = DESCRIPTION
+    parser.argument("image")
+    add_image_options(parser)
+    parser.option(
+        "--format", dest="fmt", choices=("table", "json"), default="table", show_default=True
+    )
+    parser.flag("--offline", help="Only parse the reference; contact nothing.")
+
+
+def run(args: Namespace) -> int:
+    image: str = args.image
+    platform: str | None = args.platform
+    insecure_registries: tuple[str, ...] = args.insecure_registries
+    fmt: str = args.fmt
+    offline: bool = args.offline
     if offline:
         from customhouse.sources import parse_source
 
@@ -169,3 +180,4 @@ def inspect_cmd(
         dump_json(info)
     else:
         _table(info)
+    return 0

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+from argparse import Namespace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import click
-
+from customhouse.cli._args import file_path
+from customhouse.cli._common import add_platform_option
 from customhouse.dockerfile import (
     Finding,
     LintConfig,
@@ -14,61 +17,66 @@ from customhouse.dockerfile import (
 )
 from customhouse.dockerfile.config import DEFAULT_NAME
 from customhouse.dockerfile.report import to_json, to_sarif, to_table
-from customhouse.errors import InputError
+from customhouse.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from customhouse.cli._args import CommandParser
 
 FORMATS = ("table", "json", "sarif")
 SEVERITIES = tuple(s.label for s in Severity)
 
 
-@click.command("lint")
-@click.argument("dockerfiles", nargs=-1, type=click.Path(dir_okay=False, path_type=str))
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option(
-    "--fail-on",
-    type=click.Choice(SEVERITIES, case_sensitive=False),
-    default=None,
-    help="Exit 1 when a finding has this severity or higher (default: config, else high).",
-)
-@click.option(
-    "--severity",
-    type=click.Choice(SEVERITIES, case_sensitive=False),
-    default=None,
-    help="Report only findings of this severity or higher (default: config, else info).",
-)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=str),
-    default=None,
-    help=f"Lint configuration (YAML). Default: ./{DEFAULT_NAME} if present.",
-)
-@click.option(
-    "--image",
-    "images",
-    multiple=True,
-    metavar="IMAGE",
-    help="Review a built image's history (created_by) when no Dockerfile is at hand.",
-)
-@click.option("--platform", metavar="OS/ARCH[/VARIANT]", default=None, help="With --image.")
-@click.pass_context
-def lint_cmd(
-    ctx: click.Context,
-    dockerfiles: tuple[str, ...],
-    fmt: str,
-    fail_on: str | None,
-    severity: str | None,
-    config_path: str | None,
-    images: tuple[str, ...],
-    platform: str | None,
-) -> None:
-    """Review DOCKERFILES for provenance, transport, verification, secrets and
-    privilege problems.
+DESCRIPTION = """\
+Review DOCKERFILES for provenance, transport, verification, secrets and
+privilege problems.
 
-    Exit codes: 0 no finding at or above --fail-on, 1 such a finding, 2 a file is
-    missing or does not parse (the message names it).
-    """
+Exit codes: 0 no finding at or above --fail-on, 1 such a finding, 2 a file is
+missing or does not parse (the message names it).
+"""
+
+
+def build(parser: CommandParser) -> None:
+    parser.description = DESCRIPTION
+    parser.argument("dockerfiles", nargs="*", type=file_path)
+    parser.option("--format", dest="fmt", choices=FORMATS, default="table", show_default=True)
+    parser.option(
+        "--fail-on",
+        choices=SEVERITIES,
+        case_sensitive=False,
+        help="Exit 1 when a finding has this severity or higher (default: config, else high).",
+    )
+    parser.option(
+        "--severity",
+        choices=SEVERITIES,
+        case_sensitive=False,
+        help="Report only findings of this severity or higher (default: config, else info).",
+    )
+    parser.option(
+        "--config",
+        dest="config_path",
+        metavar="FILE",
+        type=file_path,
+        help=f"Lint configuration (YAML). Default: ./{DEFAULT_NAME} if present.",
+    )
+    parser.multiple(
+        "--image",
+        dest="images",
+        metavar="IMAGE",
+        help="Review a built image's history (created_by) when no Dockerfile is at hand.",
+    )
+    add_platform_option(parser, "With --image.")
+
+
+def run(args: Namespace) -> int:
+    dockerfiles: list[str] = args.dockerfiles
+    fmt: str = args.fmt
+    fail_on: str | None = args.fail_on
+    severity: str | None = args.severity
+    config_path: str | None = args.config_path
+    images: tuple[str, ...] = args.images
+    platform: str | None = args.platform
     if not dockerfiles and not images:
-        raise click.UsageError("give at least one Dockerfile, or --image IMAGE")
+        raise UsageError("give at least one Dockerfile, or --image IMAGE")
     config = _config(config_path)
     if severity is not None:
         config = LintConfig(
@@ -81,13 +89,12 @@ def lint_cmd(
     for image in images:
         findings.extend(_lint_image(image, platform, config))
     if fmt == "json":
-        click.echo(to_json(findings))
+        sys.stdout.write(to_json(findings) + "\n")
     elif fmt == "sarif":
-        click.echo(to_sarif(findings))
+        sys.stdout.write(to_sarif(findings) + "\n")
     else:
-        click.echo(to_table(findings), nl=False)
-    if any(f.severity >= threshold for f in findings):
-        ctx.exit(1)
+        sys.stdout.write(to_table(findings))
+    return 1 if any(f.severity >= threshold for f in findings) else 0
 
 
 def _lint_image(image: str, platform: str | None, config: LintConfig) -> list[Finding]:
@@ -121,4 +128,4 @@ def _config(path: str | None) -> LintConfig:
     return LintConfig()
 
 
-__all__ = ["InputError", "lint_cmd"]
+__all__ = ["InputError", "build", "run"]

@@ -1,8 +1,12 @@
 """The ``customhouse`` command: a thin, lazily loaded layer over the public API.
 
-Subcommands live one module per command group under ``customhouse.cli`` and are
-imported only when invoked, so ``customhouse --help`` and each command pay only
-for what they use. Errors become exit codes here and only here.
+Subcommands live one module per command (or command group) under ``customhouse.cli``.
+Each module exposes ``build(parser)``, which sets the command's description and
+declares its arguments (and, for a group, its subcommands), and ``run(args) -> int``, which does the work and returns the exit
+status. The top-level parser lists every command with its one-line help from
+:data:`COMMANDS`, but imports and builds only the module of the command named on the
+command line, so ``customhouse --help`` and each command pay only for what they use.
+Errors become exit codes here and only here.
 """
 
 from __future__ import annotations
@@ -10,104 +14,78 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Any
-
-import click
 
 from customhouse import __version__
-from customhouse.errors import EXIT_INPUT, EXIT_OPERATIONAL, CustomhouseError
+from customhouse.cli._args import CommandParser
+from customhouse.errors import EXIT_OPERATIONAL, CustomhouseError
 
-# name -> (module, attribute, one-line help)
-COMMANDS: dict[str, tuple[str, str, str]] = {
-    "inspect": (
-        "customhouse.cli.inspect",
-        "inspect_cmd",
-        "Show what an image is and where it came from.",
-    ),
-    "export": (
-        "customhouse.cli.export",
-        "export_cmd",
-        "Write the flattened filesystem of an image as a tar.",
-    ),
-    "db": ("customhouse.cli.db", "db_group", "Build, inspect and move the advisory database."),
+TYPE_CHECKING = False  # typing stays out of `customhouse --version` and `--help`
+if TYPE_CHECKING:
+    from argparse import Namespace
+    from collections.abc import Callable, Sequence
+
+    Run = Callable[[Namespace], int]
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "inspect": ("customhouse.cli.inspect", "Show what an image is and where it came from."),
+    "export": ("customhouse.cli.export", "Write the flattened filesystem of an image as a tar."),
+    "db": ("customhouse.cli.db", "Build, inspect and move the advisory database."),
     "scan": (
         "customhouse.cli.scan",
-        "scan_cmd",
         "Scan images for known vulnerabilities (and secrets); gate CI.",
     ),
     "secrets": (
         "customhouse.cli.secrets",
-        "secrets_cmd",
         "Find leaked secrets in every layer, the config and the history.",
     ),
-    "sbom": ("customhouse.cli.sbom", "sbom_cmd", "List every OS and language package (SBOM)."),
-    "versions": (
-        "customhouse.cli.versions",
-        "versions_group",
-        "Compare versions with an ecosystem's own rules.",
-    ),
+    "sbom": ("customhouse.cli.sbom", "List every OS and language package (SBOM)."),
+    "versions": ("customhouse.cli.versions", "Compare versions with an ecosystem's own rules."),
     "lint": (
         "customhouse.cli.lint",
-        "lint_cmd",
         "Review Dockerfiles (or an image's history) for risky build steps.",
     ),
 }
 
+DESCRIPTION = """\
+customhouse: decide which container images may enter your infrastructure.
 
-class LazyGroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        spec = COMMANDS.get(cmd_name)
-        if spec is None:
-            return None
-        module_name, attr, _ = spec
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as e:
-            if e.name == module_name:
-                return None
-            raise
-        command = getattr(module, attr)
-        assert isinstance(command, click.Command)
-        return command
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
-        with formatter.section("Commands"):
-            formatter.write_dl(rows)
+Every option can also be set with a CUSTOMHOUSE_<COMMAND>_<OPTION> environment
+variable, for example CUSTOMHOUSE_INSPECT_PLATFORM=linux/arm64 (for a subcommand:
+CUSTOMHOUSE_DB_UPDATE_<OPTION>). The command line wins over the environment.
+"""
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="customhouse")
-def cli() -> None:
-    """customhouse: decide which container images may enter your infrastructure.
+def parse_args(argv: Sequence[str]) -> tuple[Run, Namespace]:
+    """Parse ``argv`` (without the program name): the chosen command's ``run`` and its
+    arguments. Usage errors, ``--help`` and ``--version`` exit (SystemExit)."""
+    parser = CommandParser("customhouse", env_prefix="CUSTOMHOUSE", description=DESCRIPTION)
+    parser.version(f"customhouse, version {__version__}")
+    commands = parser.commands("command")
+    # the top level has no option taking a value: the first word is the command
+    chosen = next((word for word in argv if not word.startswith("-")), None)
+    run: Run | None = None
+    for name in sorted(COMMANDS):
+        module_name, summary = COMMANDS[name]
+        if name != chosen:
+            commands.add(name, summary)
+            continue
+        module = importlib.import_module(module_name)
+        module.build(commands.add(name, summary))
+        run = module.run
+    args = parser.parse_args(argv)
+    assert run is not None, "the parser accepted a command that was not built"
+    return run, args
 
-    Every option can also be set with a CUSTOMHOUSE_<COMMAND>_<OPTION> environment
-    variable, for example CUSTOMHOUSE_INSPECT_PLATFORM=linux/arm64.
-    """
 
-
-def main(argv: list[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the CLI and map errors to exit codes (0/1/2/3)."""
     try:
-        rv: Any = cli.main(
-            args=argv,
-            prog_name="customhouse",
-            standalone_mode=False,
-            auto_envvar_prefix="CUSTOMHOUSE",
-        )
+        run, args = parse_args(sys.argv[1:] if argv is None else argv)
+        code = run(args)
+        sys.stdout.flush()
     except CustomhouseError as e:
         _error(str(e))
-        sys.exit(e.exit_code)
-    except click.exceptions.Abort:
-        _error("aborted")
-        sys.exit(130)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(EXIT_INPUT)
-    except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         _error("interrupted")
@@ -120,8 +98,8 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as e:
         _error(f"I/O error: {e}")
         sys.exit(EXIT_OPERATIONAL)
-    sys.exit(rv if isinstance(rv, int) else 0)
+    sys.exit(code)
 
 
 def _error(message: str) -> None:
-    click.echo(f"customhouse: error: {message}", err=True)
+    sys.stderr.write(f"customhouse: error: {message}\n")

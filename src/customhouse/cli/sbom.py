@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from argparse import Namespace
+from typing import TYPE_CHECKING, Any
 
-import click
+from customhouse.cli._common import (
+    add_image_options,
+    atomic_output,
+    layer_progress,
+    parse_platform,
+)
 
-from customhouse.cli._common import atomic_output, image_options, layer_progress, parse_platform
+if TYPE_CHECKING:
+    from customhouse.cli._args import CommandParser
 
 FORMATS = ("table", "json", "cyclonedx", "spdx")
 
@@ -58,27 +65,34 @@ def _table(inv: Any) -> str:
     return console.export_text()
 
 
-@click.command("sbom")
-@click.argument("image")
-@image_options
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("-o", "--output", default="-", metavar="FILE", help="Write here instead of stdout.")
-@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
-@click.option("--no-cache", is_flag=True, help="Do not read or write the layer analysis cache.")
-def sbom_cmd(
-    image: str,
-    platform: str | None,
-    insecure_registries: tuple[str, ...],
-    fmt: str,
-    output: str,
-    force: bool,
-    no_cache: bool,
-) -> None:
-    """List every OS and language package in IMAGE, with its layer of origin.
+DESCRIPTION = """\
+List every OS and language package in IMAGE, with its layer of origin.
 
-    Layer analyses are cached by diffID in the user cache dir
-    ($CUSTOMHOUSE_CACHE_DIR, else $XDG_CACHE_HOME/customhouse).
-    """
+Layer analyses are cached by diffID in the user cache dir
+($CUSTOMHOUSE_CACHE_DIR, else $XDG_CACHE_HOME/customhouse).
+"""
+
+
+def build(parser: CommandParser) -> None:
+    parser.description = DESCRIPTION
+    parser.argument("image")
+    add_image_options(parser)
+    parser.option("--format", dest="fmt", choices=FORMATS, default="table", show_default=True)
+    parser.option(
+        "-o", "--output", default="-", metavar="FILE", help="Write here instead of stdout."
+    )
+    parser.flag("--force", help="Overwrite FILE if it exists.")
+    parser.flag("--no-cache", help="Do not read or write the layer analysis cache.")
+
+
+def run(args: Namespace) -> int:
+    image: str = args.image
+    platform: str | None = args.platform
+    insecure_registries: tuple[str, ...] = args.insecure_registries
+    fmt: str = args.fmt
+    output: str = args.output
+    force: bool = args.force
+    no_cache: bool = args.no_cache
     from customhouse.catalog.analyze import inventory
     from customhouse.limits import Limits
     from customhouse.sources import open_image
@@ -102,3 +116,4 @@ def sbom_cmd(
             text = sbom_formats.render(fmt, inv, img)
     with atomic_output(output, force=force, binary=False) as out:
         out.write(text)
+    return 0

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
+from argparse import Namespace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import click
+from customhouse.cli._common import (
+    add_image_options,
+    atomic_output,
+    layer_progress,
+    parse_platform,
+)
 
-from customhouse.cli._common import atomic_output, image_options, layer_progress, parse_platform
+if TYPE_CHECKING:
+    from customhouse.cli._args import CommandParser
 
 FORMATS = ("table", "json", "sarif", "markdown", "cyclonedx")
 SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
@@ -107,70 +116,75 @@ def scan_one(
         )
 
 
-@click.command("scan")
-@click.argument("images", nargs=-1, required=True)
-@image_options
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("-o", "--output", default="-", metavar="FILE", help="Write here instead of stdout.")
-@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
-@click.option(
-    "--db",
-    "db_path",
-    metavar="PATH",
-    default=None,
-    envvar="CUSTOMHOUSE_DB",
-    help="Advisory database (default: $CUSTOMHOUSE_DB or the user data dir).",
-)
-@click.option("--scanners", default="vuln", show_default=True, help="vuln, secret, or vuln,secret.")
-@click.option(
-    "--fail-on",
-    type=click.Choice(SEVERITIES, case_sensitive=False),
-    default=None,
-    help="Exit 1 when a finding at or above this severity remains. A finding of UNKNOWN"
-    " severity fails any threshold: nothing shows it is below.",
-)
-@click.option(
-    "--fail-on-fixable", is_flag=True, help="Exit 1 when a finding with a fixed version remains."
-)
-@click.option("--ignore-unfixed", is_flag=True, help="Leave out findings that have no fix yet.")
-@click.option(
-    "--ignore-file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Reviewed exceptions (default: ./.customhouse-ignore.yaml if present).",
-)
-@click.option(
-    "--vex",
-    "vex_files",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="OpenVEX document(s).",
-)
-@click.option("--no-cache", is_flag=True, help="Do not read or write the layer analysis cache.")
-@click.pass_context
-def scan_cmd(
-    ctx: click.Context,
-    images: tuple[str, ...],
-    platform: str | None,
-    insecure_registries: tuple[str, ...],
-    fmt: str,
-    output: str,
-    force: bool,
-    db_path: str | None,
-    scanners: str,
-    fail_on: str | None,
-    fail_on_fixable: bool,
-    ignore_unfixed: bool,
-    ignore_file: Path | None,
-    vex_files: tuple[Path, ...],
-    no_cache: bool,
-) -> None:
-    """Scan IMAGES for known vulnerabilities in every OS and language package.
+DESCRIPTION = """\
+Scan IMAGES for known vulnerabilities in every OS and language package.
 
-    Exit codes: 0 clean (or no gate asked), 1 the gate failed (--fail-on,
-    --fail-on-fixable, or secrets found with --scanners secret), 2 bad input,
-    3 operational failure.
-    """
+Exit codes: 0 clean (or no gate asked), 1 the gate failed (--fail-on,
+--fail-on-fixable, or secrets found with --scanners secret), 2 bad input,
+3 operational failure.
+"""
+
+
+def build(parser: CommandParser) -> None:
+    parser.description = DESCRIPTION
+    parser.argument("images", nargs="+")
+    add_image_options(parser)
+    parser.option("--format", dest="fmt", choices=FORMATS, default="table", show_default=True)
+    parser.option(
+        "-o", "--output", default="-", metavar="FILE", help="Write here instead of stdout."
+    )
+    parser.flag("--force", help="Overwrite FILE if it exists.")
+    parser.option(
+        "--db",
+        dest="db_path",
+        metavar="PATH",
+        envvar="CUSTOMHOUSE_DB",
+        help="Advisory database (default: $CUSTOMHOUSE_DB or the user data dir).",
+    )
+    parser.option(
+        "--scanners", default="vuln", show_default=True, help="vuln, secret, or vuln,secret."
+    )
+    parser.option(
+        "--fail-on",
+        choices=SEVERITIES,
+        case_sensitive=False,
+        help="Exit 1 when a finding at or above this severity remains. A finding of UNKNOWN"
+        " severity fails any threshold: nothing shows it is below.",
+    )
+    parser.flag("--fail-on-fixable", help="Exit 1 when a finding with a fixed version remains.")
+    parser.flag("--ignore-unfixed", help="Leave out findings that have no fix yet.")
+    parser.option(
+        "--ignore-file",
+        metavar="PATH",
+        type=Path,
+        help="Reviewed exceptions (default: ./.customhouse-ignore.yaml if present).",
+    )
+    parser.multiple(
+        "--vex",
+        dest="vex_files",
+        metavar="PATH",
+        type=Path,
+        envvar_separator=os.pathsep,
+        help="OpenVEX document(s).",
+    )
+    parser.flag("--no-cache", help="Do not read or write the layer analysis cache.")
+
+
+def run(args: Namespace) -> int:
+    images: list[str] = args.images
+    platform: str | None = args.platform
+    insecure_registries: tuple[str, ...] = args.insecure_registries
+    fmt: str = args.fmt
+    output: str = args.output
+    force: bool = args.force
+    db_path: str | None = args.db_path
+    scanners: str = args.scanners
+    fail_on: str | None = args.fail_on
+    fail_on_fixable: bool = args.fail_on_fixable
+    ignore_unfixed: bool = args.ignore_unfixed
+    ignore_file: Path | None = args.ignore_file
+    vex_files: tuple[Path, ...] = args.vex_files
+    no_cache: bool = args.no_cache
     from customhouse.advisories.store import AdvisoryStore, default_db_path
     from customhouse.ignore import load_ignore_file
     from customhouse.match.matcher import SEVERITY_ORDER
@@ -227,7 +241,7 @@ def scan_cmd(
     for r in results:
         for w in r.warnings:
             if "NOT checked" in w or "end of life" in w:
-                click.echo(f"customhouse: warning: {r.reference or r.source}: {w}", err=True)
+                sys.stderr.write(f"customhouse: warning: {r.reference or r.source}: {w}\n")
     failed = False
     if fail_on:
         threshold = SEVERITY_ORDER[fail_on.upper()]
@@ -240,5 +254,4 @@ def scan_cmd(
         failed |= any(f.fixable for r in results for f in r.findings)
     if "secret" in chosen:
         failed |= any(r.secrets for r in results)
-    if failed:
-        ctx.exit(1)
+    return 1 if failed else 0

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+import sys
+from argparse import Namespace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import click
+from customhouse.cli._common import (
+    add_image_options,
+    atomic_output,
+    layer_progress,
+    parse_platform,
+)
 
-from customhouse.cli._common import atomic_output, image_options, layer_progress, parse_platform
+if TYPE_CHECKING:
+    from customhouse.cli._args import CommandParser
 
 SEVERITY_ORDER = {"LOW": 0, "MEDIUM": 1, "HIGH": 2, "CRITICAL": 3}
 
@@ -93,48 +101,54 @@ def _table(findings: list[Any], suppressed: list[Any], report: Any) -> str:
     return console.export_text()
 
 
-@click.command("secrets")
-@click.argument("image")
-@image_options
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "sarif"]),
-    default="table",
-    show_default=True,
-)
-@click.option("-o", "--output", default="-", metavar="FILE", help="Write here instead of stdout.")
-@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
-@click.option(
-    "--ignore-file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Reviewed exceptions (default: ./.customhouse-ignore.yaml if present).",
-)
-@click.option(
-    "--fail-on",
-    type=click.Choice(list(SEVERITY_ORDER), case_sensitive=False),
-    default="LOW",
-    show_default=True,
-    help="Exit 1 when a finding of at least this severity remains.",
-)
-@click.pass_context
-def secrets_cmd(
-    ctx: click.Context,
-    image: str,
-    platform: str | None,
-    insecure_registries: tuple[str, ...],
-    fmt: str,
-    output: str,
-    force: bool,
-    ignore_file: Path | None,
-    fail_on: str,
-) -> None:
-    """Find secrets in IMAGE: every layer (files deleted later included), env, labels, cmd, history.
+DESCRIPTION = """\
+Find secrets in IMAGE: every layer (files deleted later included), env, labels, cmd, history.
 
-    The secret itself is never printed: matches are redacted. Exit 1 when a finding
-    at or above --fail-on remains after the ignore file; 0 otherwise.
-    """
+The secret itself is never printed: matches are redacted. Exit 1 when a finding
+at or above --fail-on remains after the ignore file; 0 otherwise.
+"""
+
+
+def build(parser: CommandParser) -> None:
+    parser.description = DESCRIPTION
+    parser.argument("image")
+    add_image_options(parser)
+    parser.option(
+        "--format",
+        dest="fmt",
+        choices=("table", "json", "sarif"),
+        default="table",
+        show_default=True,
+    )
+    parser.option(
+        "-o", "--output", default="-", metavar="FILE", help="Write here instead of stdout."
+    )
+    parser.flag("--force", help="Overwrite FILE if it exists.")
+    parser.option(
+        "--ignore-file",
+        metavar="PATH",
+        type=Path,
+        help="Reviewed exceptions (default: ./.customhouse-ignore.yaml if present).",
+    )
+    parser.option(
+        "--fail-on",
+        choices=list(SEVERITY_ORDER),
+        case_sensitive=False,
+        default="LOW",
+        show_default=True,
+        help="Exit 1 when a finding of at least this severity remains.",
+    )
+
+
+def run(args: Namespace) -> int:
+    image: str = args.image
+    platform: str | None = args.platform
+    insecure_registries: tuple[str, ...] = args.insecure_registries
+    fmt: str = args.fmt
+    output: str = args.output
+    force: bool = args.force
+    ignore_file: Path | None = args.ignore_file
+    fail_on: str = args.fail_on
     from customhouse.ignore import load_ignore_file
     from customhouse.leaks.detector import LeakDetector
     from customhouse.leaks.suppress import apply_ignores
@@ -180,10 +194,8 @@ def secrets_cmd(
     with atomic_output(output, force=force, binary=False) as out:
         out.write(text)
     for e in ignores.expired():
-        click.echo(
-            f"customhouse: warning: {e.describe()} expired on {e.expires}; it no longer applies",
-            err=True,
+        sys.stderr.write(
+            f"customhouse: warning: {e.describe()} expired on {e.expires}; it no longer applies\n"
         )
     threshold = SEVERITY_ORDER[fail_on.upper()]
-    if any(SEVERITY_ORDER[f.severity] >= threshold for f in findings):
-        ctx.exit(1)
+    return 1 if any(SEVERITY_ORDER[f.severity] >= threshold for f in findings) else 0

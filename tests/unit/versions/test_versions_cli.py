@@ -1,22 +1,36 @@
-"""``customhouse versions compare`` through click, and once as a real process."""
+"""``customhouse versions compare`` in process through ``main``, and as a real process."""
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from customhouse.cli.main import cli
+from customhouse.cli.main import main
 
 REPO = Path(__file__).resolve().parents[3]
 
+Invoke = Callable[..., tuple[int, str, str]]
 
-def invoke(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, ["versions", "compare", *args], input=stdin)
-    return result.exit_code, result.stdout, result.stderr
+
+@pytest.fixture
+def invoke(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Invoke:
+    """``customhouse versions compare ARGS`` with ``stdin`` as standard input:
+    (exit status, stdout, stderr)."""
+
+    def run(*args: str, stdin: str = "") -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        with pytest.raises(SystemExit) as info:
+            main(["versions", "compare", *args])
+        assert isinstance(info.value.code, int)
+        out, err = capsys.readouterr()
+        return info.value.code, out, err
+
+    return run
 
 
 @pytest.mark.parametrize(
@@ -33,33 +47,44 @@ def invoke(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
         ("go", "v2.0.0+incompatible", "v1.9.9", ">"),
     ],
 )
-def test_compare_prints_one_symbol(scheme: str, a: str, b: str, out: str) -> None:
+def test_compare_prints_one_symbol(invoke: Invoke, scheme: str, a: str, b: str, out: str) -> None:
     code, stdout, _ = invoke(scheme, a, b)
     assert (code, stdout) == (0, out + "\n")
 
 
-def test_stdin_prints_one_result_per_pair() -> None:
+def test_stdin_prints_one_result_per_pair(invoke: Invoke) -> None:
     code, stdout, _ = invoke("dpkg", "--stdin", stdin="1.0 2.0\n\n2:1 1:9\n1.0-0 1.0\n")
     assert code == 0
     assert stdout.splitlines() == ["<", ">", "="]
 
 
-def test_invalid_version_is_an_input_error_naming_version_and_scheme() -> None:
-    result = CliRunner().invoke(cli, ["versions", "compare", "semver", "1.0", "1.0.0"])
-    from customhouse.versions import InvalidVersion
-
-    assert isinstance(result.exception, InvalidVersion)
-    assert "semver" in str(result.exception) and "'1.0'" in str(result.exception)
+def test_invalid_version_is_an_input_error_naming_version_and_scheme(invoke: Invoke) -> None:
+    code, stdout, stderr = invoke("semver", "1.0", "1.0.0")
+    assert (code, stdout) == (2, "")
+    assert "semver" in stderr and "'1.0'" in stderr
 
 
-def test_malformed_stdin_line_is_a_usage_error() -> None:
-    from customhouse.errors import UsageError
-
-    result = CliRunner().invoke(cli, ["versions", "compare", "rpm", "--stdin"], input="1.0\n")
-    assert isinstance(result.exception, UsageError)
+def test_malformed_stdin_line_is_a_usage_error(invoke: Invoke) -> None:
+    code, _, stderr = invoke("rpm", "--stdin", stdin="1.0\n")
+    assert code == 2 and "stdin line 1: expected 'A B'" in stderr
 
 
-def test_unknown_scheme_is_refused() -> None:
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["dpkg", "1.0"], "give two versions A and B, or --stdin"),
+        (["dpkg", "1.0", "2.0", "--stdin"], "with --stdin, give no versions"),
+        (["dpkg", "1.0", "2.0", "3.0"], "unrecognized arguments: 3.0"),
+    ],
+)
+def test_wrong_number_of_versions_is_a_usage_error(
+    invoke: Invoke, args: list[str], needle: str
+) -> None:
+    code, _, stderr = invoke(*args)
+    assert code == 2 and needle in stderr
+
+
+def test_unknown_scheme_is_refused(invoke: Invoke) -> None:
     code, _, stderr = invoke("cargo", "1", "2")
     assert code == 2 and "cargo" in stderr
 
