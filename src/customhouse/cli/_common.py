@@ -37,6 +37,25 @@ def add_image_options(parser: CommandParser) -> None:
     add_registry_option(parser)
 
 
+def add_output_options(parser: CommandParser) -> None:
+    """``-o/--output FILE`` (default stdout) and ``--force``."""
+    parser.option(
+        "-o", "--output", default="-", metavar="FILE", help="Write here instead of stdout."
+    )
+    parser.flag("--force", help="Overwrite FILE if it exists.")
+
+
+def add_db_option(parser: CommandParser) -> None:
+    """``--db PATH``: the advisory database (``$CUSTOMHOUSE_DB``, else the user data dir)."""
+    parser.option(
+        "--db",
+        dest="db_path",
+        metavar="PATH",
+        envvar="CUSTOMHOUSE_DB",
+        help="Advisory database file (default: $CUSTOMHOUSE_DB or the user data dir).",
+    )
+
+
 def parse_platform(value: str | None) -> Platform | None:
     from customhouse.oci.model import Platform
 
@@ -60,7 +79,7 @@ def atomic_output(path: str, *, force: bool, binary: bool = True) -> Iterator[IO
     if target.exists() and not target.is_file() and not target.is_dir():
         # a device, FIFO or socket (/dev/null, a named pipe): write to it, never replace it
         try:
-            with open(target, "wb" if binary else "w") as f:
+            with open(target, "wb" if binary else "w", encoding=None if binary else "utf-8") as f:
                 yield f
         except OSError as e:
             raise StorageError(f"cannot write to {path}: {e.strerror}") from None
@@ -78,7 +97,7 @@ def atomic_output(path: str, *, force: bool, binary: bool = True) -> Iterator[IO
         raise StorageError(f"cannot write to {parent}: {e.strerror}") from None
     ok = False
     try:
-        with os.fdopen(fd, "wb" if binary else "w") as f:
+        with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as f:
             yield f
             f.flush()
             os.fsync(f.fileno())

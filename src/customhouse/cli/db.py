@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from customhouse.cli._args import int_range
-from customhouse.cli._common import add_registry_option, dump_json
+from customhouse.cli._common import add_db_option, add_registry_option, dump_json
 
 if TYPE_CHECKING:
     from customhouse.cli._args import CommandParser
@@ -24,13 +24,7 @@ def _db_path(value: str | None) -> Path:
 
 
 def _add_db_option(parser: CommandParser) -> None:
-    parser.option(
-        "--db",
-        dest="db_path",
-        metavar="PATH",
-        envvar="CUSTOMHOUSE_DB",
-        help="Advisory database file (default: $CUSTOMHOUSE_DB or the user data dir).",
-    )
+    add_db_option(parser)
 
 
 def _add_format_option(parser: CommandParser) -> None:

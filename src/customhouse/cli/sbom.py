@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from argparse import Namespace
 from typing import TYPE_CHECKING, Any
 
 from customhouse.cli._common import (
     add_image_options,
+    add_output_options,
     atomic_output,
     layer_progress,
     parse_platform,
@@ -78,10 +78,7 @@ def build(parser: CommandParser) -> None:
     parser.argument("image")
     add_image_options(parser)
     parser.option("--format", dest="fmt", choices=FORMATS, default="table", show_default=True)
-    parser.option(
-        "-o", "--output", default="-", metavar="FILE", help="Write here instead of stdout."
-    )
-    parser.flag("--force", help="Overwrite FILE if it exists.")
+    add_output_options(parser)
     parser.flag("--no-cache", help="Do not read or write the layer analysis cache.")
 
 
@@ -107,7 +104,11 @@ def run(args: Namespace) -> int:
         with layer_progress(img, "cataloging") as progress:
             inv = inventory(img, limits=limits, use_cache=not no_cache, progress=progress)
         if fmt == "json":
-            text = json.dumps(inventory_json(inv, img), indent=2) + "\n"
+            import orjson
+
+            text = (
+                orjson.dumps(inventory_json(inv, img), option=orjson.OPT_INDENT_2).decode() + "\n"
+            )
         elif fmt == "table":
             text = _table(inv)
         else:

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from customhouse.cli._common import (
+    add_db_option,
     add_image_options,
+    add_output_options,
     atomic_output,
     layer_progress,
     parse_platform,
@@ -130,17 +132,8 @@ def build(parser: CommandParser) -> None:
     parser.argument("images", nargs="+")
     add_image_options(parser)
     parser.option("--format", dest="fmt", choices=FORMATS, default="table", show_default=True)
-    parser.option(
-        "-o", "--output", default="-", metavar="FILE", help="Write here instead of stdout."
-    )
-    parser.flag("--force", help="Overwrite FILE if it exists.")
-    parser.option(
-        "--db",
-        dest="db_path",
-        metavar="PATH",
-        envvar="CUSTOMHOUSE_DB",
-        help="Advisory database (default: $CUSTOMHOUSE_DB or the user data dir).",
-    )
+    add_output_options(parser)
+    add_db_option(parser)
     parser.option(
         "--scanners", default="vuln", show_default=True, help="vuln, secret, or vuln,secret."
     )

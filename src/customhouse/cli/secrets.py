@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from customhouse.cli._common import (
     add_image_options,
+    add_output_options,
     atomic_output,
     layer_progress,
     parse_platform,
@@ -120,10 +121,7 @@ def build(parser: CommandParser) -> None:
         default="table",
         show_default=True,
     )
-    parser.option(
-        "-o", "--output", default="-", metavar="FILE", help="Write here instead of stdout."
-    )
-    parser.flag("--force", help="Overwrite FILE if it exists.")
+    add_output_options(parser)
     parser.option(
         "--ignore-file",
         metavar="PATH",
