@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -142,6 +141,8 @@ class LayerCache:
     def put(self, analysis: LayerAnalysis) -> None:
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
+            import tempfile  # only a cache miss writes (it costs ~10 ms to import)
+
             fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-", suffix=".json")
             with os.fdopen(fd, "wb") as f:
                 f.write(_dumps(analysis.to_json()))
