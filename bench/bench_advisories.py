@@ -8,11 +8,19 @@ and its ECOSYSTEM range versions shifted (``1.2.3`` -> ``1.2.3.post4``), so ever
 generated record is as large and as nested as a real one.
 
 Measured:
-- import: records/s end to end (JSON object -> validated OSV record -> SQLite, committed
-  and swapped in), and the store's own share (``StoreBuilder.add`` and commit only);
-- lookup: p50 / p99 of ``AdvisoryStore.lookup_affected`` (what the matcher asks for each
-  package: the package's own affected entries, decoded) over random REAL package names;
-  also ``lookup`` (whole records decoded) and ``lookup_raw`` (JSON strings only);
+- import: records/s end to end (JSON objects in memory -> validated OSV records ->
+  SQLite, committed and swapped in: ``parse_vulnerability`` + ``StoreBuilder``, one
+  thread; the figure the goal is about, measured as in the first session), and the
+  store's own share (``StoreBuilder.add`` and commit only); also ``db import`` of the
+  same records as an osv.dev-style ``all.zip`` (one compact JSON file per record,
+  written untimed; read, parsed and turned into rows by two worker processes while
+  SQLite writes);
+- lookup: p50 / p99 of ``AdvisoryStore.candidates`` (what the matcher asks for each
+  installed package: that package's affected entries, decoded, and whether each entry's
+  ``versions`` list holds the installed version, i.e. the version-membership query) over
+  random REAL package names, half of them at a version their real records list; also the
+  same plus the matcher's range evaluation of every candidate (``+ evaluation``), ``lookup``
+  (whole records decoded) and ``lookup_raw`` (JSON strings only);
 - the database size.
 
 Goals (issue 4): import >= 20,000 records/s, lookup p99 < 1 ms.
@@ -23,6 +31,7 @@ Run: .venv/bin/python bench/bench_advisories.py [--records N] [--lookups N] [--j
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import random
 import re
@@ -30,6 +39,7 @@ import statistics
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -99,14 +109,18 @@ def main() -> int:
         print(f"skip: corpus {CORPUS} is absent (it lives in shared/ beside the repo)")
         return 0
     sys.path.insert(0, str(REPO / "src"))
+    from customhouse.advisories.importer import import_paths
     from customhouse.advisories.osv import normalize_name, parse_vulnerability
     from customhouse.advisories.store import AdvisoryStore, StoreBuilder
 
     real = _load_real(CORPUS)
     objs = generate(real, args.records)
-    names = sorted(
-        {a["package"]["name"] for r in real for a in r.get("affected") or [] if "package" in a}
-    )
+    listed: dict[str, list[str]] = {}
+    for r in real:
+        for a in r.get("affected") or []:
+            if "package" in a:
+                listed.setdefault(a["package"]["name"], []).extend(a.get("versions") or [])
+    names = sorted(listed)
 
     with tempfile.TemporaryDirectory(prefix="customhouse-bench-") as tmp:
         db = Path(tmp) / "advisories.db"
@@ -117,30 +131,76 @@ def main() -> int:
             b.add(parsed, "bench")
             b.set_source("bench", url="file:///bench")
         t1 = time.perf_counter()
+        del parsed
         import_rate = len(objs) / (t1 - t0)
         store_rate = len(objs) / (t1 - t_parsed)
         size = db.stat().st_size
 
+        archive = Path(tmp) / "all.zip"
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+            for o in objs:
+                zf.writestr(f"{o['id']}.json", json.dumps(o, separators=(",", ":")))
+        zip_db = Path(tmp) / "zip.db"
+        t0 = time.perf_counter()
+        with StoreBuilder(zip_db, fresh=True) as b:
+            (report,) = import_paths(b, [archive]).values()
+        t1 = time.perf_counter()
+        assert report.records == len(objs) and not report.skipped, report.skipped[:3]
+        zip_rate = len(objs) / (t1 - t0)
+        zip_db.unlink()
+        archive.unlink()
+        count = len(objs)
+        del objs, report  # the corpus is not part of a scanning process: its collection
+        gc.collect()  # must not stall a timed lookup
+
+        from customhouse.versions import InvalidVersion, scheme_for_ecosystem
+
+        pep440 = scheme_for_ecosystem("PyPI")
+
+        def _valid(v: str) -> bool:  # an installed package has a valid version
+            try:
+                pep440.parse(v)
+            except InvalidVersion:
+                return False
+            return True
+
         rng = random.Random(7)
-        picks = [rng.choice(names) for _ in range(args.lookups)]
+        picks = []
+        for _ in range(args.lookups):  # half at a listed version, half at one no list has
+            name = rng.choice(names)
+            versions = [v for v in listed[name] if _valid(v)]
+            version = rng.choice(versions) if versions and rng.random() < 0.5 else "999.0"
+            picks.append((name, version))
         with AdvisoryStore(db) as store:
-            for name in picks[:200]:  # warm the page cache
-                store.lookup_affected("PyPI", name)
+            for name, version in picks[:200]:  # warm the page cache
+                store.candidates("PyPI", name, version)
             timings = []
-            hits = 0
-            for name in picks:  # what the matcher asks per package: that package's entries
+            hits = listed_hits = 0
+            for name, version in picks:  # what the matcher asks per package
                 s = time.perf_counter()
-                found = store.lookup_affected("PyPI", name)
+                found = store.candidates("PyPI", name, version)
                 timings.append((time.perf_counter() - s) * 1000.0)
                 hits += len(found)
+                listed_hits += sum(c.listed for c in found)
+            eval_timings = []
+            for name, version in picks:  # the same, then every candidate evaluated
+                s = time.perf_counter()
+                inst = pep440.parse(version)
+                for c in store.candidates("PyPI", name, version):
+                    try:
+                        c.listed or pep440.affected(inst, c.affected.ranges, c.affected.versions)
+                    except InvalidVersion:
+                        pass  # a record's unparseable range bound: the matcher warns, and goes on
+                eval_timings.append((time.perf_counter() - s) * 1000.0)
+            eval_timings.sort()
             full_timings = []
-            for name in picks[: max(1, len(picks) // 4)]:  # whole records, decoded
+            for name, _ in picks[: max(1, len(picks) // 4)]:  # whole records, decoded
                 s = time.perf_counter()
                 store.lookup("PyPI", name)
                 full_timings.append((time.perf_counter() - s) * 1000.0)
             full_timings.sort()
             raw_timings = []
-            for name in picks:
+            for name, _ in picks:
                 s = time.perf_counter()
                 store.lookup_raw("PyPI", name)
                 raw_timings.append((time.perf_counter() - s) * 1000.0)
@@ -151,37 +211,54 @@ def main() -> int:
         raw_timings.sort()
 
     result = {
-        "records": len(objs),
+        "records": count,
         "real_records": len(real),
         "import_records_per_s": round(import_rate),
+        "import_goal_ratio": round(import_rate / GOAL_IMPORT, 2),
+        "db_import_all_zip_records_per_s": round(zip_rate),
         "store_add_records_per_s": round(store_rate),
         "lookup_p50_ms": round(_percentile(timings, 0.50), 4),
         "lookup_p99_ms": round(_percentile(timings, 0.99), 4),
+        "lookup_p99_goal_ratio": round(_percentile(timings, 0.99) / GOAL_P99_MS, 2),
         "lookup_max_ms": round(timings[-1], 4),
+        "lookup_eval_p50_ms": round(_percentile(eval_timings, 0.50), 4),
+        "lookup_eval_p99_ms": round(_percentile(eval_timings, 0.99), 4),
         "lookup_full_records_p50_ms": round(_percentile(full_timings, 0.50), 4),
         "lookup_full_records_p99_ms": round(_percentile(full_timings, 0.99), 4),
         "lookup_raw_p50_ms": round(_percentile(raw_timings, 0.50), 4),
         "lookup_raw_p99_ms": round(_percentile(raw_timings, 0.99), 4),
         "lookups": len(picks),
-        "mean_records_per_lookup": round(hits / len(picks), 2),
+        "mean_entries_per_lookup": round(hits / len(picks), 2),
+        "listed_entries_per_lookup": round(listed_hits / len(picks), 2),
         "max_records_per_name": max(per_name),
         "median_records_per_name": statistics.median(per_name),
         "db_bytes": size,
-        "db_bytes_per_record": round(size / len(objs)),
+        "db_bytes_per_record": round(size / count),
     }
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"advisory store: {len(objs):,} records generated from {len(real):,} real PyPA records")
+    print(f"advisory store: {count:,} records generated from {len(real):,} real PyPA records")
     print(
-        f"  import       {import_rate:>10,.0f} records/s end to end"
-        f"  (goal >= {GOAL_IMPORT:,.0f}: {'met' if import_rate >= GOAL_IMPORT else 'MISSED'})"
+        f"  import       {import_rate:>10,.0f} records/s end to end (objects -> parse -> database)"
+        f"  (goal >= {GOAL_IMPORT:,.0f}: {result['import_goal_ratio']:.2f}x,"
+        f" {'met' if import_rate >= GOAL_IMPORT else 'MISSED'})"
     )
     print(f"               {store_rate:>10,.0f} records/s in StoreBuilder.add + commit")
     print(
+        f"               {zip_rate:>10,.0f} records/s db import of an all.zip"
+        " (files -> database, 2 worker processes)"
+    )
+    print(
         f"  lookup       p50 {result['lookup_p50_ms']:.3f} ms, p99 {result['lookup_p99_ms']:.3f} ms,"
         f" max {result['lookup_max_ms']:.3f} ms over {len(picks):,} real names"
-        f"  (goal p99 < {GOAL_P99_MS} ms: {'met' if result['lookup_p99_ms'] < GOAL_P99_MS else 'MISSED'})"
+        f" (AdvisoryStore.candidates: entries + version membership)"
+        f"  (goal p99 < {GOAL_P99_MS} ms: {result['lookup_p99_goal_ratio']:.2f}x of it,"
+        f" {'met' if result['lookup_p99_ms'] < GOAL_P99_MS else 'MISSED'})"
+    )
+    print(
+        f"  + evaluation p50 {result['lookup_eval_p50_ms']:.3f} ms, p99 {result['lookup_eval_p99_ms']:.3f} ms"
+        f"  (the lookup plus the range evaluation of every candidate, as the matcher does)"
     )
     print(
         f"  whole records p50 {result['lookup_full_records_p50_ms']:.3f} ms,"
@@ -189,7 +266,8 @@ def main() -> int:
     )
     print(
         f"  lookup_raw   p50 {result['lookup_raw_p50_ms']:.3f} ms, p99 {result['lookup_raw_p99_ms']:.3f} ms"
-        f"  ({result['mean_records_per_lookup']} records per lookup on average,"
+        f"  ({result['mean_entries_per_lookup']} entries per lookup on average,"
+        f" {result['listed_entries_per_lookup']} listing the version,"
         f" at most {result['max_records_per_name']} for one name)"
     )
     print(f"  database     {size / 1e6:,.1f} MB ({result['db_bytes_per_record']} bytes per record)")

@@ -1,23 +1,46 @@
-"""``db import``: offline files, directories and zips, in any supported feed format."""
+"""``db import``: offline files, directories and zips, in any supported feed format.
+
+Files (and zip entries) are read, parsed, validated and turned into table rows in
+batches (:func:`_load_batch`). A large import runs those batches in two worker
+processes while this process writes the rows of the batches before into SQLite, so
+parsing and writing overlap; a small one runs them here, in order. Both give the same
+records, reports and "last record of an id wins" outcome.
+"""
 
 from __future__ import annotations
 
+import gc
+import os
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from customhouse.advisories.feeds.alpine import SecdbCollector, is_secdb
 from customhouse.advisories.feeds.osv import (
     MAX_RECORD_BYTES,
+    CorruptZipError,
     ImportReport,
-    iter_zip,
     load_text,
+    open_zip,
     records_from_object,
+    zip_members,
+    zip_records,
 )
 from customhouse.advisories.osv import AdvisoryError, Vulnerability
-from customhouse.advisories.store import StoreBuilder
+from customhouse.advisories.store import PreparedRows, StoreBuilder, prepare_rows
 from customhouse.errors import SourceError
 
 _SUFFIXES = (".json", ".yaml", ".yml")
+_BATCH = 500  # files or zip entries per batch
+_PARALLEL_MIN = 4 * _BATCH  # below this, starting worker processes costs more than it gains
+_WORKERS = 2
+_AHEAD = 2 * _WORKERS  # batches in flight: bounds the rows waiting in memory
+
+# one file to read: (path, None), or one zip entry: (zip path, entry name)
+_Unit = tuple[str, str | None]
 
 
 def _files(root: Path) -> Iterator[Path]:
@@ -29,50 +52,156 @@ def _files(root: Path) -> Iterator[Path]:
             yield p
 
 
-def import_paths(builder: StoreBuilder, paths: Sequence[Path]) -> dict[str, ImportReport]:
-    """Import each path as its own source, named after it; returns a report per source."""
+@dataclass
+class _Batch:
+    rows: PreparedRows
+    files: int = 0
+    skipped: list[str] = field(default_factory=list)
+    secdb: list[tuple[Any, str]] = field(default_factory=list)  # (document, path)
+
+
+def _units(root: Path, report: ImportReport) -> list[_Unit]:
+    units: list[_Unit] = []
+    for path in _files(root):
+        if path.suffix == ".zip":
+            with open_zip(path) as zf:
+                units.extend((str(path), info.filename) for info in zip_members(zf, path, report))
+        else:
+            units.append((str(path), None))
+    return units
+
+
+_ZIPS: dict[str, Any] = {}  # zips open in this process
+
+
+def _close_zips() -> None:
+    for zf in _ZIPS.values():
+        zf.close()
+    _ZIPS.clear()
+
+
+def _load_batch(units: Sequence[_Unit], source: str) -> _Batch:
+    """Read, parse and validate a batch of files or zip entries; return its rows (in a worker)."""
+    records: dict[str, Vulnerability] = {}
+    batch = _Batch(rows=([], [], []))
+    for name, member in units:
+        path = Path(name)
+        if member is not None:
+            zf = _ZIPS.get(name)
+            if zf is None:  # kept open for the next batches (reading the directory is slow)
+                zf = _ZIPS[name] = open_zip(path)
+            try:
+                for v in zip_records(zf, zf.getinfo(member), path):
+                    records[v.id] = v
+            except CorruptZipError:
+                raise
+            except AdvisoryError as e:
+                batch.skipped.append(str(e))
+            batch.files += 1
+            continue
+        batch.files += 1
+        try:
+            if path.stat().st_size > MAX_RECORD_BYTES * 8:
+                raise AdvisoryError(f"{path}: too large for an advisory file")
+            data = path.read_bytes()
+            obj = load_text(data, path.name)
+            if obj is None:
+                batch.skipped.append(f"{path}: empty")
+                continue
+            if is_secdb(obj):
+                batch.secdb.append((obj, name))
+                continue
+            text = data if path.suffix == ".json" else None
+            for v in records_from_object(obj, name, text):
+                records[v.id] = v
+        except AdvisoryError as e:
+            batch.skipped.append(str(e))
+    batch.rows = prepare_rows(records.values(), source)
+    return batch
+
+
+def _batches(units: list[_Unit], source: str, workers: int | None) -> Iterator[_Batch]:
+    """The batches' results in order: from worker processes when the import is large."""
+    chunks = [units[i : i + _BATCH] for i in range(0, len(units), _BATCH)]
+    if workers is None:
+        workers = _WORKERS if len(units) >= _PARALLEL_MIN and (os.cpu_count() or 1) > 1 else 1
+    if workers <= 1 or len(chunks) <= 1:
+        try:
+            for chunk in chunks:
+                yield _load_batch(chunk, source)
+        finally:
+            _close_zips()
+        return
+    import multiprocessing
+
+    # fork: fast, and the caller's main module is not imported again. The children only
+    # run _load_batch and leave through os._exit: the SQLite connection they inherit is
+    # never used or closed by them.
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    gc.freeze()  # the children's collector must not touch (and so copy) every inherited page
+    try:
+        yield from _pooled(chunks, source, workers, ctx)
+    finally:
+        gc.unfreeze()
+
+
+def _pooled(chunks: list[list[_Unit]], source: str, workers: int, ctx: Any) -> Iterator[_Batch]:
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        pending: deque[Future[_Batch]] = deque()
+        todo = iter(chunks)
+        for chunk in todo:
+            pending.append(pool.submit(_load_batch, chunk, source))
+            if len(pending) >= _AHEAD:
+                break
+        while pending:
+            result = pending.popleft().result()  # a worker's exception is raised here
+            for chunk in todo:
+                pending.append(pool.submit(_load_batch, chunk, source))
+                break
+            yield result
+
+
+def import_paths(
+    builder: StoreBuilder, paths: Sequence[Path], *, workers: int | None = None
+) -> dict[str, ImportReport]:
+    """Import each path as its own source, named after it; returns a report per source.
+
+    ``workers``: processes that parse (default: two for large imports, else none).
+    """
     reports: dict[str, ImportReport] = {}
     for root in paths:
         if not root.exists():
             raise SourceError(f"{root}: no such file or directory")
         report = ImportReport()
+        source = f"import:{root.resolve().name}"
+        units = _units(root, report)
+        builder.clear_source(source)
         secdb = SecdbCollector()
-        osv: dict[str, Vulnerability] = {}
-        for path in _files(root):
-            if path.suffix == ".zip":
-                for v in iter_zip(path, report):
-                    osv[v.id] = v
-                continue
-            report.files += 1
-            try:
-                if path.stat().st_size > MAX_RECORD_BYTES * 8:
-                    raise AdvisoryError(f"{path}: too large for an advisory file")
-                data = path.read_bytes()
-                obj = load_text(data, path.name)
-                if obj is None:
-                    report.skipped.append(f"{path}: empty")
-                    continue
-                if is_secdb(obj):
-                    secdb.add(obj, str(path))
-                    report.by_kind["secdb files"] = report.by_kind.get("secdb files", 0) + 1
-                    continue
-                text = data if path.suffix == ".json" else None
-                for v in records_from_object(obj, str(path), text):
-                    osv[v.id] = v
-            except AdvisoryError as e:
-                report.skipped.append(str(e))
-        records = list(osv.values()) + secdb.records()
+        osv_ids: set[str] = set()
+        for batch in _batches(units, source, workers):
+            report.files += batch.files
+            report.skipped.extend(batch.skipped)
+            for obj, name in batch.secdb:
+                secdb.add(obj, name)
+                report.by_kind["secdb files"] = report.by_kind.get("secdb files", 0) + 1
+            if batch.rows[0]:
+                osv_ids.update(r[0] for r in batch.rows[0])
+                builder.add_rows(batch.rows)  # replaces an id an earlier batch wrote
+        alpine = secdb.records()
+        if alpine:
+            builder.add(alpine, source)
         report.skipped.extend(secdb.skipped)
-        if osv:
-            report.by_kind["osv records"] = len(osv)
+        if osv_ids:
+            report.by_kind["osv records"] = len(osv_ids)
         if secdb.entries:
             report.by_kind["secdb fix entries"] = secdb.entries
             report.by_kind["secdb never-affected entries"] = secdb.never_affected
             report.by_kind["secdb packages"] = len(secdb.packages)
             report.by_kind["alpine records"] = len(secdb.fixes)
-        source = f"import:{root.resolve().name}"
-        builder.clear_source(source)
-        report.records = builder.add(records, source)
+        report.records = len(osv_ids | {v.id for v in alpine})
         builder.set_source(
             source, url=root.resolve().as_uri(), extra={"files": report.files, **report.by_kind}
         )

@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, NamedTuple
 
 from customhouse.errors import InputError
@@ -24,11 +24,15 @@ class AdvisoryError(InputError):
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 
 
+_PEP503_SEPARATORS = re.compile(r"[-_.]+")
+
+
+@lru_cache(maxsize=1 << 16)
 def normalize_name(ecosystem: str, name: str) -> str:
     """The package-name key of the store: PEP 503 for PyPI, lowercase where the ecosystem is case-insensitive."""
     base = ecosystem.split(":", 1)[0]
     if base == "PyPI":
-        return re.sub(r"[-_.]+", "-", name).lower()
+        return _PEP503_SEPARATORS.sub("-", name).lower()
     if base in ("npm", "Go", "crates.io", "Packagist", "NuGet", "RubyGems", "Hex", "Pub"):
         return name.lower() if base in ("NuGet", "Packagist") else name
     return name
@@ -45,8 +49,7 @@ class Range(NamedTuple):
     repo: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Affected:
+class Affected(NamedTuple):  # a tuple too: a lookup builds hundreds of them
     ecosystem: str  # "PyPI", "Alpine:v3.19", "Debian:12"
     name: str
     purl: str | None
@@ -55,6 +58,18 @@ class Affected:
     ecosystem_specific: Mapping[str, Any]
     database_specific: Mapping[str, Any]
     severity: tuple[tuple[str, str], ...] = ()
+
+
+class Candidate(NamedTuple):
+    """One affected entry of a record naming a package, as the store answers a lookup.
+
+    ``affected.versions`` holds only the listed versions the store could not key;
+    ``listed`` says whether the others include the version asked about.
+    """
+
+    vuln_id: str
+    affected: Affected
+    listed: bool
 
 
 @dataclass(frozen=True)
@@ -104,8 +119,10 @@ def _s(obj: Mapping[str, Any], key: str, what: str, required: bool = False) -> s
 
 
 def _strs(obj: Mapping[str, Any], key: str, what: str) -> tuple[str, ...]:
-    v = obj.get(key) or []
-    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+    v = obj.get(key)
+    if not v:
+        return ()
+    if not _strings_ok(v):
         raise AdvisoryError(f"{what}: {key!r} must be a list of strings")
     return tuple(v)
 
@@ -133,28 +150,6 @@ def _severity(v: Any, what: str) -> tuple[tuple[str, str], ...]:
             raise AdvisoryError(f"{what}: severity entries need 'type' and 'score' strings")
         out.append((s["type"], s["score"]))
     return tuple(out)
-
-
-def decode_stored_affected(a: dict[str, Any]) -> Affected:
-    """Decode an ``affected`` entry the store validated when it took the record in (no checks)."""
-    pkg = a.get("package") or {}
-    return Affected(
-        ecosystem=pkg.get("ecosystem") or "",
-        name=pkg.get("name") or "",
-        purl=pkg.get("purl"),
-        ranges=tuple(
-            Range(
-                r["type"],
-                tuple(Event(*next(iter(e.items()))) for e in r.get("events") or ()),
-                r.get("repo"),
-            )
-            for r in a.get("ranges") or ()
-        ),
-        versions=tuple(a.get("versions") or ()),
-        ecosystem_specific=a.get("ecosystem_specific") or {},
-        database_specific=a.get("database_specific") or {},
-        severity=tuple((s["type"], s["score"]) for s in a.get("severity") or ()),
-    )
 
 
 def parse_affected(a: Any, aw: str) -> Affected:
@@ -208,34 +203,61 @@ def _check_affected(aff_json: Any, what: str) -> tuple[tuple[str, str], ...]:
         raise AdvisoryError(f"{what}: 'affected' must be a list")
     keys = set()
     for i, a in enumerate(aff_json):
-        aw = f"{what} affected[{i}]"
         if not isinstance(a, dict):
-            raise AdvisoryError(f"{aw}: must be an object")
+            raise AdvisoryError(f"{what} affected[{i}]: must be an object")
         pkg = a.get("package")
         if pkg is not None:
             if not isinstance(pkg, dict):
-                raise AdvisoryError(f"{aw} package: expected an object")
+                raise AdvisoryError(f"{what} affected[{i}] package: expected an object")
             eco, name = pkg.get("ecosystem"), pkg.get("name")
             if not isinstance(eco, str) or not isinstance(name, str):
-                raise AdvisoryError(f"{aw} package: 'ecosystem' and 'name' must be strings")
+                raise AdvisoryError(
+                    f"{what} affected[{i}] package: 'ecosystem' and 'name' must be strings"
+                )
             if eco and name:
                 keys.add((eco, normalize_name(eco, name)))
-        ranges = a.get("ranges") or []
-        if not isinstance(ranges, list):
-            raise AdvisoryError(f"{aw}: 'ranges' must be a list")
-        for j, r in enumerate(ranges):
-            rw = f"{aw} ranges[{j}]"
-            if not isinstance(r, dict) or not isinstance(r.get("type"), str):
-                raise AdvisoryError(f"{rw}: needs a 'type' string")
-            _events(r.get("events"), rw)
-        versions = a.get("versions") or []
-        if not isinstance(versions, list) or (versions and {type(v) for v in versions} != {str}):
-            raise AdvisoryError(f"{aw}: 'versions' must be a list of strings")
+        ranges = a.get("ranges")
+        if ranges:
+            if not isinstance(ranges, list):
+                raise AdvisoryError(f"{what} affected[{i}]: 'ranges' must be a list")
+            for j, r in enumerate(ranges):
+                if not isinstance(r, dict) or not isinstance(r.get("type"), str):
+                    raise AdvisoryError(f"{what} affected[{i}] ranges[{j}]: needs a 'type' string")
+                if not _events_ok(r.get("events")):
+                    _events(r.get("events"), f"{what} affected[{i}] ranges[{j}]")  # raises
+        versions = a.get("versions")
+        if versions and not _strings_ok(versions):
+            raise AdvisoryError(f"{what} affected[{i}]: 'versions' must be a list of strings")
         for key in ("ecosystem_specific", "database_specific"):
             if a.get(key) is not None and not isinstance(a[key], dict):
-                raise AdvisoryError(f"{aw}: {key!r} must be an object")
-        _severity(a.get("severity"), aw)
+                raise AdvisoryError(f"{what} affected[{i}]: {key!r} must be an object")
+        if a.get("severity"):
+            _severity(a["severity"], f"{what} affected[{i}]")
     return tuple(sorted(keys))
+
+
+def _events_ok(events: Any) -> bool:
+    """Whether ``events`` is a valid event list (the fast check; :func:`_events` says what is wrong)."""
+    if type(events) is not list:
+        return False
+    for ev in events:
+        if type(ev) is not dict or len(ev) != 1:
+            return False
+        for k, v in ev.items():
+            if k not in _EVENT_KINDS or type(v) is not str:
+                return False
+    return True
+
+
+def _strings_ok(items: Any) -> bool:
+    """Whether ``items`` is a list of strings (``str.join`` checks every item at C speed)."""
+    if not isinstance(items, list):
+        return False
+    try:
+        "".join(items)
+    except TypeError:
+        return False
+    return True
 
 
 def parse_vulnerability(
@@ -256,18 +278,21 @@ def parse_vulnerability(
     modified = _s(obj, "modified", what, required=True)
     assert modified is not None
     keys = _check_affected(obj.get("affected") or [], what)
-    refs = []
-    for r in obj.get("references") or []:
-        if isinstance(r, dict) and isinstance(r.get("url"), str):
-            refs.append((str(r.get("type", "WEB")), r["url"]))
+    refs = [
+        (str(r.get("type", "WEB")), r["url"])
+        for r in obj.get("references") or ()
+        if isinstance(r, dict) and isinstance(r.get("url"), str)
+    ]
+    related = obj.get("related")
     return Vulnerability(
         id=vid,
         modified=modified,
         published=_s(obj, "published", what),
         withdrawn=_s(obj, "withdrawn", what),
         aliases=_strs(obj, "aliases", what),
+        # a related list with other items than strings is ignored, not refused
         related=_strs(obj, "related", what)
-        if all(isinstance(x, str) for x in obj.get("related") or [])
+        if not isinstance(related, list) or _strings_ok(related)
         else (),
         summary=_s(obj, "summary", what),
         details=_s(obj, "details", what),

@@ -10,26 +10,29 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from customhouse.advisories.osv import (
     Affected,
+    Candidate,
+    Event,
+    Range,
     Vulnerability,
-    decode_stored_affected,
-    iter_package_keys,
     normalize_name,
     parse_vulnerability,
 )
 from customhouse.errors import InputError, StorageError
 
-SCHEMA_VERSION = 2  # 2: affected rows carry their package's entries
+SCHEMA_VERSION = 3  # 3: a row per affected entry; listed versions kept as canonical keys
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -43,7 +46,7 @@ CREATE TABLE sources (
   extra TEXT
 );
 CREATE TABLE vulns (
-  id TEXT PRIMARY KEY,
+  id TEXT NOT NULL,
   source TEXT NOT NULL,
   modified TEXT NOT NULL,
   withdrawn TEXT,
@@ -53,14 +56,39 @@ CREATE TABLE affected (
   ecosystem TEXT NOT NULL,
   name TEXT NOT NULL,
   vuln_id TEXT NOT NULL,
-  entries TEXT NOT NULL
+  live INTEGER NOT NULL,
+  entry TEXT NOT NULL,
+  vkeys TEXT
 );
-CREATE INDEX affected_pkg ON affected (ecosystem, name);
-CREATE INDEX affected_vuln ON affected (vuln_id);
 CREATE TABLE aliases (alias TEXT NOT NULL, vuln_id TEXT NOT NULL);
-CREATE INDEX aliases_alias ON aliases (alias);
-CREATE INDEX aliases_vuln ON aliases (vuln_id);
 """
+# One ``affected`` row per entry of a record that names a package: ``live`` is 0 when
+# the record is withdrawn; ``entry`` is the entry's matching view (see _encode_entry)
+# without the listed versions that have a canonical key (see _version_keys); ``vkeys``
+# holds those keys as " k1 k2 ... ", so "is the installed version listed?" is one
+# substring test instead of decoding and comparing the list.
+# The indexes are built after a bulk insert into a new database (one sort each beats
+# updating them row by row).
+_INDEXES = """
+CREATE UNIQUE INDEX IF NOT EXISTS vulns_id ON vulns (id);
+CREATE INDEX IF NOT EXISTS affected_pkg ON affected (ecosystem, name, vuln_id);
+CREATE INDEX IF NOT EXISTS affected_vuln ON affected (vuln_id);
+CREATE INDEX IF NOT EXISTS aliases_alias ON aliases (alias);
+CREATE INDEX IF NOT EXISTS aliases_vuln ON aliases (vuln_id);
+"""
+_DROP_INDEXES = """
+DROP INDEX IF EXISTS vulns_id;
+DROP INDEX IF EXISTS affected_pkg;
+DROP INDEX IF EXISTS affected_vuln;
+DROP INDEX IF EXISTS aliases_alias;
+DROP INDEX IF EXISTS aliases_vuln;
+"""
+_PAGE_SIZE = 16384
+
+AffectedRow = tuple[str, str, str, int, str, str | None]
+PreparedRows = tuple[
+    list[tuple[str, str, str, str | None, str]], list[AffectedRow], list[tuple[str, str]]
+]
 
 
 class DatabaseError(InputError):
@@ -122,32 +150,51 @@ class AdvisoryStore:
 
     def lookup(self, ecosystem: str, name: str) -> list[Vulnerability]:
         rows = self._db.execute(
-            "SELECT v.id, v.json FROM affected a JOIN vulns v ON v.id = a.vuln_id"
-            " WHERE a.ecosystem = ? AND a.name = ? AND v.withdrawn IS NULL",
+            "SELECT id, json FROM vulns WHERE withdrawn IS NULL AND id IN"
+            " (SELECT vuln_id FROM affected WHERE ecosystem = ? AND name = ?) ORDER BY id",
             (ecosystem, normalize_name(ecosystem, name)),
         ).fetchall()
-        return [parse_vulnerability(json.loads(j), f"database record {i}") for i, j in rows]
+        return [parse_vulnerability(_loads(j), f"database record {i}") for i, j in rows]
 
     def lookup_raw(self, ecosystem: str, name: str) -> list[str]:
         rows = self._db.execute(
-            "SELECT v.json FROM affected a JOIN vulns v ON v.id = a.vuln_id WHERE a.ecosystem = ? AND a.name = ?",
+            "SELECT json FROM vulns WHERE id IN"
+            " (SELECT vuln_id FROM affected WHERE ecosystem = ? AND name = ?) ORDER BY id",
             (ecosystem, normalize_name(ecosystem, name)),
         ).fetchall()
         return [r[0] for r in rows]
 
-    def lookup_affected(self, ecosystem: str, name: str) -> list[tuple[str, list[Affected]]]:
-        """(record id, this package's affected entries) for every live record naming the package.
+    def candidates(self, ecosystem: str, name: str, version: str) -> list[Candidate]:
+        """The affected entries of every live record naming the package, and whether each lists ``version``.
 
-        This is what the matcher asks for each package: it decodes only the package's
-        own entries; whole records are fetched (:meth:`get_many`) for the hits alone.
+        This is what the matcher asks for each installed package. Whether the entry's
+        ``versions`` list holds the version (by the ecosystem's version equality:
+        PyPI "1.0" lists "1.0.0") is answered by SQLite from canonical keys, so the
+        lists are never decoded; the few listed versions without a key (unparseable,
+        or of a scheme without exact keys, such as Maven) stay in ``Affected.versions``
+        for the caller to compare. The entry is its matching view: ``GIT`` ranges
+        (commits, which no version is compared with) are left out. Whole records are
+        fetched (:meth:`get_many`) for the hits alone.
         """
+        key = version_key(ecosystem, version)
         rows = self._db.execute(
-            "SELECT a.vuln_id, a.entries FROM affected a JOIN vulns v ON v.id = a.vuln_id"
-            " WHERE a.ecosystem = ? AND a.name = ? AND v.withdrawn IS NULL",
+            "SELECT vuln_id, entry, vkeys FROM affected"
+            " WHERE ecosystem = ? AND name = ? AND live ORDER BY vuln_id",
             (ecosystem, normalize_name(ecosystem, name)),
         ).fetchall()
+        # Python's substring search beats SQLite's instr() on long lists by far
+        needle = f" {key} " if key is not None else None
+        entries = _loads(f"[{','.join(r[1] for r in rows)}]")  # one parse for them all
         return [
-            (vid, [decode_stored_affected(a) for a in _loads(entries)]) for vid, entries in rows
+            _new(
+                Candidate,
+                (
+                    vid,
+                    _decode_entry(ecosystem, entry),
+                    needle is not None and vkeys is not None and needle in vkeys,
+                ),
+            )
+            for (vid, _, vkeys), entry in zip(rows, entries, strict=True)
         ]
 
     def get_many(self, ids: Iterable[str]) -> dict[str, Vulnerability]:
@@ -247,7 +294,7 @@ class StoreBuilder:
         self.fresh = fresh
         self._db: sqlite3.Connection | None = None
         self._tmp: str | None = None
-        self._had_rows = True
+        self._bulk: set[str] | None = None  # ids added to a new database, before indexing
         self.added = 0
 
     def __enter__(self) -> StoreBuilder:
@@ -277,12 +324,15 @@ class StoreBuilder:
                 db.close()
                 os.unlink(self._tmp)
                 db = sqlite3.connect(self._tmp, isolation_level=None)
-                db.executescript(_SCHEMA)
+                _create(db)
         else:
-            db.executescript(_SCHEMA)
-        self._had_rows = db.execute("SELECT 1 FROM vulns LIMIT 1").fetchone() is not None
+            _create(db)
+        if db.execute("SELECT 1 FROM vulns LIMIT 1").fetchone() is None:
+            db.executescript(_DROP_INDEXES)  # a new database: indexes are built at the end
+            self._bulk = set()
         db.execute("PRAGMA journal_mode=OFF")
         db.execute("PRAGMA synchronous=OFF")
+        db.execute("PRAGMA cache_size=-65536")  # KiB: the indexes being built stay in memory
         db.execute("BEGIN")
         db.execute(
             "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?), ('built_at', ?)",
@@ -303,7 +353,9 @@ class StoreBuilder:
             self._abort()
             return
         assert self._db is not None and self._tmp is not None
+        _KEY_CACHES.clear()  # (a long-lived process need not keep them)
         try:
+            self._index()
             self._db.execute("COMMIT")
             self._db.execute("ANALYZE")
             self._db.close()
@@ -313,12 +365,30 @@ class StoreBuilder:
             self._abort()
             raise StorageError(f"cannot write {self.path}: {e}") from None
 
+    def _index(self) -> None:
+        """Create the indexes a bulk insert into a new database left for the end."""
+        if self._bulk is not None:
+            assert self._db is not None
+            for statement in _INDEXES.strip().split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            self._bulk = None
+
     @property
-    def db(self) -> sqlite3.Connection:
+    def _conn(self) -> sqlite3.Connection:  # for the tables that need no deferred index
         assert self._db is not None
         return self._db
 
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection (indexed: callers query it)."""
+        assert self._db is not None
+        self._index()
+        return self._db
+
     def clear_source(self, source: str) -> None:
+        if self._bulk is not None and not self._bulk:
+            return  # a new database: nothing to clear
         db = self.db
         db.execute(
             "DELETE FROM affected WHERE vuln_id IN (SELECT id FROM vulns WHERE source = ?)",
@@ -331,43 +401,31 @@ class StoreBuilder:
         db.execute("DELETE FROM vulns WHERE source = ?", (source,))
 
     def add(self, records: Iterable[Vulnerability], source: str) -> int:
-        """Insert records, replacing any with the same id. Returns the count written.
+        """Insert records, replacing any with the same id (the last of equal ids wins).
 
-        Each (ecosystem, package) row also keeps that package's own ``affected``
-        entries, so a lookup decodes only what it asked for, not whole records.
+        Returns the count written. Each affected entry of a package gets its own row,
+        without the listed versions that have a canonical key (those go to ``vkeys``).
         """
-        db = self.db
-        n = 0
-        vuln_rows = []
-        aff_rows: list[tuple[str, str, str, str]] = []
-        alias_rows: list[tuple[str, str]] = []
-        ids = []
-        for v in records:
-            ids.append((v.id,))
-            vuln_rows.append((v.id, source, v.modified, v.withdrawn, v.text or _dumps(v.raw)))
-            keys = iter_package_keys(v)
-            entries = v.raw.get("affected") or []
-            if len(keys) == 1:
-                aff_rows.append((keys[0][0], keys[0][1], v.id, _dumps(entries)))
-            else:
-                for eco, name in keys:
-                    mine = [
-                        a
-                        for a in entries
-                        if (a.get("package") or {}).get("ecosystem") == eco
-                        and normalize_name(eco, (a.get("package") or {}).get("name") or "") == name
-                    ]
-                    aff_rows.append((eco, name, v.id, _dumps(mine)))
-            alias_rows.extend((a, v.id) for a in v.aliases)
-            n += 1
-        if self._had_rows or self.added:
-            db.executemany("DELETE FROM affected WHERE vuln_id = ?", ids)
-            db.executemany("DELETE FROM aliases WHERE vuln_id = ?", ids)
+        return self.add_rows(prepare_rows(records, source))
+
+    def add_rows(self, rows: PreparedRows) -> int:
+        """Insert what :func:`prepare_rows` made (possibly in another process)."""
+        db = self._db
+        assert db is not None
+        vuln_rows, aff_rows, alias_rows = rows
+        ids = [r[0] for r in vuln_rows]
+        if self._bulk is not None and self._bulk.isdisjoint(ids):
+            self._bulk.update(ids)  # new ids into a new database: nothing to replace
+        else:
+            db = self.db  # indexed
+            keys = [(i,) for i in ids]
+            db.executemany("DELETE FROM affected WHERE vuln_id = ?", keys)
+            db.executemany("DELETE FROM aliases WHERE vuln_id = ?", keys)
         db.executemany("INSERT OR REPLACE INTO vulns VALUES (?, ?, ?, ?, ?)", vuln_rows)
-        db.executemany("INSERT INTO affected VALUES (?, ?, ?, ?)", aff_rows)
+        db.executemany("INSERT INTO affected VALUES (?, ?, ?, ?, ?, ?)", aff_rows)
         db.executemany("INSERT INTO aliases VALUES (?, ?)", alias_rows)
-        self.added += n
-        return n
+        self.added += len(vuln_rows)
+        return len(vuln_rows)
 
     def delete(self, ids: Iterable[str]) -> None:
         rows = [(i,) for i in ids]
@@ -384,10 +442,10 @@ class StoreBuilder:
         last_modified: str | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        count = self.db.execute("SELECT count(*) FROM vulns WHERE source = ?", (name,)).fetchone()[
-            0
-        ]
-        self.db.execute(
+        count = self._conn.execute(
+            "SELECT count(*) FROM vulns WHERE source = ?", (name,)
+        ).fetchone()[0]
+        self._conn.execute(
             "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 name,
@@ -401,7 +459,7 @@ class StoreBuilder:
         )
 
     def source_info(self, name: str) -> SourceInfo | None:
-        r = self.db.execute(
+        r = self._conn.execute(
             "SELECT name, url, fetched_at, etag, last_modified, record_count, extra FROM sources WHERE name = ?",
             (name,),
         ).fetchone()
@@ -428,6 +486,212 @@ except ImportError:  # pragma: no cover - exercised where orjson is absent
 
     def _dumps(obj: Any) -> str:
         return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def prepare_rows(records: Iterable[Vulnerability], source: str) -> PreparedRows:
+    """The rows of ``records`` (the last of equal ids wins): pure work, picklable result."""
+    unique = {v.id: v for v in records}
+    vuln_rows = []
+    aff_rows: list[AffectedRow] = []
+    alias_rows: list[tuple[str, str]] = []
+    for v in unique.values():
+        vid = v.id
+        raw = v.raw
+        # the record's own JSON when it came compact, else written compact (smaller DB)
+        text = v.text if v.text is not None and "\n" not in v.text else _dumps(raw)
+        vuln_rows.append((vid, source, v.modified, v.withdrawn, text))
+        live = v.withdrawn is None
+        for a in raw.get("affected") or ():
+            pkg = a.get("package")
+            if not pkg:
+                continue
+            eco, name = pkg.get("ecosystem"), pkg.get("name")
+            if not eco or not name:
+                continue
+            versions = a.get("versions")
+            vkeys, rest = _version_keys(eco, versions) if versions else (None, None)
+            aff_rows.append(
+                (eco, normalize_name(eco, name), vid, live, _encode_entry(a, rest), vkeys)
+            )
+        for alias in v.aliases:
+            alias_rows.append((alias, vid))
+    # a package's rows side by side (and in id order): a lookup reads one or two pages
+    aff_rows.sort(key=_package_order)
+    return vuln_rows, aff_rows, alias_rows
+
+
+# The stored matching view of an entry, as a JSON array (decoded without looking up
+# keys): [name, purl, [[type, [[kind, value], ...], repo], ...], versions without a key,
+# ecosystem_specific, database_specific, [[type, score], ...]]. GIT ranges are left out.
+def _encode_entry(a: dict[str, Any], rest: list[str] | None) -> str:
+    pkg = a["package"]
+    ranges = [
+        [r["type"], [next(iter(e.items())) for e in r.get("events") or ()], r.get("repo")]
+        for r in a.get("ranges") or ()
+        if r["type"] != "GIT"
+    ]
+    severity = [[x["type"], x["score"]] for x in a.get("severity") or ()]
+    return _dumps(
+        [
+            pkg["name"],
+            pkg.get("purl"),
+            ranges,
+            rest or [],
+            a.get("ecosystem_specific") or {},
+            a.get("database_specific") or {},
+            severity,
+        ]
+    )
+
+
+# tuple.__new__ builds the named tuples at C speed (a lookup builds thousands of them)
+_new = tuple.__new__
+_event = partial(_new, Event)
+
+
+def _decode_entry(ecosystem: str, entry: list[Any]) -> Affected:
+    name, purl, ranges, rest, eco_specific, db_specific, severity = entry
+    return _new(
+        Affected,
+        (
+            ecosystem,
+            name,
+            purl,
+            tuple([_new(Range, (t, tuple(map(_event, ev)), repo)) for t, ev, repo in ranges]),
+            tuple(rest),
+            eco_specific,
+            db_specific,
+            tuple(map(tuple, severity)),
+        ),
+    )
+
+
+def _create(db: sqlite3.Connection) -> None:
+    db.execute(
+        f"PRAGMA page_size = {_PAGE_SIZE}"
+    )  # records of 2-4 KB pack better than in 4 KB pages
+    db.executescript(_SCHEMA)
+
+
+def _package_order(row: tuple[str, str, str, int, str, str | None]) -> tuple[str, str, str]:
+    return row[0], row[1], row[2]
+
+
+# --- canonical keys of listed versions ---------------------------------------------
+#
+# An entry's ``versions`` list matches by the ecosystem's version EQUALITY, not by text
+# (PEP 440: "1.0" == "1.0.0" == "1.0.0.0"; dpkg: "0:1.0" == "1.0"; semver ignores build
+# metadata).
+# Each listed version is stored as a key that is equal exactly when the versions are:
+# - PEP 440: the normalized text with the release's trailing zeros dropped ("1.0.post2"
+#   -> "1.post2"), built from packaging's parse, or directly for text in normalized form;
+# - schemes whose parsed key is a plain tuple ordered by Python (dpkg, apk, rpm, semver,
+#   RubyGems, Go): "#" + a 96-bit BLAKE2b digest of that tuple's repr;
+# - Maven (its equality is not tuple equality) and ecosystems without a scheme: no key;
+#   those versions stay in the entry and are compared by the scheme, as are versions
+#   that do not parse (they can only ever equal an installed text that does not parse).
+
+_N = r"(?:0|[1-9][0-9]*)"
+_PEP440_NORMAL = rf"{_N}(?:\.{_N})*(?:(?:a|b|rc){_N})?(?:\.post{_N})?(?:\.dev{_N})?"
+_PEP440_ONE = re.compile(_PEP440_NORMAL, re.ASCII)
+# a run of ".0" release components that ends the release (only the release has ".0")
+_PEP440_ZEROS = re.compile(r"(?:\.0)+(?=$|a|b|rc|\.post|\.dev)", re.ASCII)
+_TUPLE_KEYED = frozenset({"dpkg", "apk", "rpm", "semver", "gem", "go"})
+_KEYERS: dict[str, Callable[[str], str | None] | None] = {}
+
+
+_MAX_VERSION_LENGTH = 1024  # = versions.interface.MAX_VERSION_LENGTH (longer never parses)
+
+
+def _pep440_key(text: str) -> str | None:
+    if len(text) <= _MAX_VERSION_LENGTH and _PEP440_ONE.fullmatch(text):
+        return _PEP440_ZEROS.sub("", text)
+    from customhouse.versions import InvalidVersion, get_scheme
+
+    try:
+        pv: Any = get_scheme("pep440").parse(text).key  # a packaging Version
+    except InvalidVersion:
+        return None
+    release = list(pv.release)
+    while len(release) > 1 and release[-1] == 0:
+        release.pop()
+    key = (f"{pv.epoch}!" if pv.epoch else "") + ".".join(map(str, release))
+    if pv.pre is not None:
+        key += f"{pv.pre[0]}{pv.pre[1]}"
+    if pv.post is not None:
+        key += f".post{pv.post}"
+    if pv.dev is not None:
+        key += f".dev{pv.dev}"
+    if pv.local is not None:
+        key += f"+{pv.local}"
+    return key
+
+
+def _keyer(ecosystem: str) -> Callable[[str], str | None] | None:
+    """The canonical-key function of an ecosystem's versions, or None if it has none."""
+    base = ecosystem.split(":", 1)[0]
+    if base in _KEYERS:
+        return _KEYERS[base]
+    from customhouse.versions import InvalidVersion, UnknownScheme, scheme_for_ecosystem
+
+    try:
+        scheme = scheme_for_ecosystem(base)
+    except UnknownScheme:
+        scheme = None
+    keyer: Callable[[str], str | None] | None = None
+    if scheme is not None and scheme.name == "pep440":
+        keyer = _pep440_key
+    elif scheme is not None and scheme.name in _TUPLE_KEYED:
+        import base64
+        import hashlib
+
+        parse = scheme.parse
+
+        def keyer(text: str) -> str | None:
+            try:
+                key = parse(text).key
+            except InvalidVersion:
+                return None
+            digest = hashlib.blake2b(repr(key).encode(), digest_size=12).digest()
+            return "#" + base64.urlsafe_b64encode(digest).decode()
+
+    _KEYERS[base] = keyer
+    return keyer
+
+
+def version_key(ecosystem: str, version: str) -> str | None:
+    """The canonical key of ``version``: equal keys exactly for equal versions of the
+    ecosystem; None when the version does not parse or the ecosystem has no exact key."""
+    keyer = _keyer(ecosystem)
+    return keyer(version) if keyer is not None else None
+
+
+_KEY_CACHES: dict[str, dict[str, str]] = {}  # per ecosystem: version -> key ("" for none)
+_KEY_CACHE_MAX = 1 << 19
+
+
+def _version_keys(ecosystem: str, versions: list[str]) -> tuple[str | None, list[str]]:
+    """(" k1 k2 ... " for the listed versions with a key, or None; the others, as listed).
+
+    Feeds list the same versions again and again (every record of a package lists
+    its releases), so keys are remembered: most lists cost one dict lookup per item.
+    """
+    keyer = _keyer(ecosystem)
+    if keyer is None:
+        return None, list(versions)
+    cache = _KEY_CACHES.get(ecosystem)
+    if cache is None or len(cache) > _KEY_CACHE_MAX:
+        cache = _KEY_CACHES[ecosystem] = {}
+    keys = list(map(cache.get, versions))
+    if None in keys:
+        for i, k in enumerate(keys):
+            if k is None:
+                k = keys[i] = cache[versions[i]] = keyer(versions[i]) or ""
+    if "" not in keys:
+        return f" {' '.join(keys)} ", []  # type: ignore[arg-type]
+    rest = [v for v, k in zip(versions, keys, strict=True) if not k]
+    keyed = [k for k in keys if k]
+    return (f" {' '.join(keyed)} " if keyed else None), rest  # type: ignore[arg-type]
 
 
 def _now() -> str:

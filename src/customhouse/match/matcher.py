@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from customhouse.advisories.osv import Affected, Vulnerability
+from customhouse.advisories.osv import Affected, Candidate, Vulnerability
 from customhouse.catalog.interface import (
     APK,
     DEB,
@@ -80,7 +80,7 @@ class MatchResult:
 class AdvisorySource(Protocol):
     """The store lookups the matcher needs (an AdvisoryStore fits)."""
 
-    def lookup_affected(self, ecosystem: str, name: str) -> list[tuple[str, list[Affected]]]: ...
+    def candidates(self, ecosystem: str, name: str, version: str) -> list[Candidate]: ...
 
     def get_many(self, ids: Iterable[str]) -> dict[str, Vulnerability]: ...
 
@@ -168,9 +168,8 @@ class Matcher:
         os_packages = [p for p in packages if p.ecosystem in (DEB, APK, RPM)]
         release = release_of(distro) if distro is not None else None
         result.release = release
-        raw: list[
-            tuple[Package, str, str, Affected, str]
-        ] = []  # (pkg, ecosystem, record id, entry, installed)
+        # (package, ecosystem, installed version, the store's candidate entries)
+        raw: list[tuple[Package, str, str, list[Candidate]]] = []
 
         if os_packages:
             if release is None:
@@ -193,30 +192,36 @@ class Matcher:
                 for p in os_packages:
                     name = p.source_name or p.name
                     installed = (p.source_version or p.version) if p.ecosystem == DEB else p.version
-                    for vid, entries in self.store.lookup_affected(release.ecosystem, name):
-                        raw.extend((p, release.ecosystem, vid, a, installed) for a in entries)
+                    found = self.store.candidates(release.ecosystem, name, installed)
+                    if found:
+                        raw.append((p, release.ecosystem, installed, found))
         for p in packages:
             eco = LANGUAGE_ECOSYSTEMS.get(p.ecosystem)
             if eco is None or p.os_owned:
                 continue  # OS-owned language packages are covered by the OS advisories
-            name = p.name
-            for vid, entries in self.store.lookup_affected(eco, name):
-                raw.extend((p, eco, vid, a, p.version) for a in entries)
+            found = self.store.candidates(eco, p.name, p.version)
+            if found:
+                raw.append((p, eco, p.version, found))
 
         matched: list[tuple[Package, str, str, Affected, str, str | None]] = []
-        for p, eco, vid, a, installed in raw:
-            try:
-                scheme = scheme_for_ecosystem(eco)
-                inst = scheme.parse(installed)
-                if not scheme.affected(inst, a.ranges, a.versions):
+        for p, eco, installed, found in raw:
+            for vid, a, listed in found:
+                try:
+                    scheme = scheme_for_ecosystem(eco)
+                    inst = scheme.parse(installed)
+                    # listed: the store found the version in the entry's keyed versions;
+                    # a.versions holds the listed versions it could not key
+                    if not listed and not scheme.affected(inst, a.ranges, a.versions):
+                        continue
+                    fixed = _fixed_version(scheme, inst, a)
+                except (
+                    Exception
+                ) as e:  # an unparseable installed version must be visible, not silent
+                    result.warnings.append(
+                        f"{p.ecosystem} {p.name} {installed}: cannot compare with {vid}: {e}"
+                    )
                     continue
-                fixed = _fixed_version(scheme, inst, a)
-            except Exception as e:  # an unparseable installed version must be visible, not silent
-                result.warnings.append(
-                    f"{p.ecosystem} {p.name} {installed}: cannot compare with {vid}: {e}"
-                )
-                continue
-            matched.append((p, eco, vid, a, installed, fixed))
+                matched.append((p, eco, vid, a, installed, fixed))
 
         records = self.store.get_many({m[2] for m in matched})  # whole records for the hits only
         hits = [

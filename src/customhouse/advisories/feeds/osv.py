@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,32 +82,55 @@ def records_from_object(obj: Any, name: str, text: bytes | None = None) -> list[
     return [parse_vulnerability(obj, name, text=kept)]
 
 
-def iter_zip(path: Path, report: ImportReport) -> Iterator[Vulnerability]:
+def open_zip(path: Path) -> zipfile.ZipFile:
     try:
-        zf = zipfile.ZipFile(path)
+        return zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as e:
         raise AdvisoryError(f"{path}: not a readable zip: {e}") from None
-    with zf:
-        infos = zf.infolist()
-        if len(infos) > MAX_ZIP_ENTRIES:
-            raise AdvisoryError(f"{path}: {len(infos)} entries is more than {MAX_ZIP_ENTRIES}")
-        for info in infos:
-            if info.is_dir() or not info.filename.endswith((".json", ".yaml", ".yml")):
-                continue
-            if (
-                info.file_size > MAX_RECORD_BYTES
-                or info.file_size > MAX_ZIP_RATIO * max(info.compress_size, 1) + 65536
-            ):
-                report.skipped.append(f"{path}!{info.filename}: {info.file_size} bytes (zip bomb?)")
-                continue
-            name = f"{path}!{info.filename}"
+
+
+def zip_members(zf: zipfile.ZipFile, path: Path, report: ImportReport) -> list[zipfile.ZipInfo]:
+    """The record files of a zip; entries that would inflate suspiciously are reported and left out."""
+    infos = zf.infolist()
+    if len(infos) > MAX_ZIP_ENTRIES:
+        raise AdvisoryError(f"{path}: {len(infos)} entries is more than {MAX_ZIP_ENTRIES}")
+    out = []
+    for info in infos:
+        if info.is_dir() or not info.filename.endswith((".json", ".yaml", ".yml")):
+            continue
+        if (
+            info.file_size > MAX_RECORD_BYTES
+            or info.file_size > MAX_ZIP_RATIO * max(info.compress_size, 1) + 65536
+        ):
+            report.skipped.append(f"{path}!{info.filename}: {info.file_size} bytes (zip bomb?)")
+            continue
+        out.append(info)
+    return out
+
+
+def zip_records(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> list[Vulnerability]:
+    """The records of one zip entry; AdvisoryError for a bad record, and for a corrupt zip."""
+    name = f"{path}!{info.filename}"
+    try:
+        with zf.open(info) as f:
+            data = f.read(MAX_RECORD_BYTES + 1)
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as e:
+        raise CorruptZipError(f"{name}: corrupt zip entry: {e}") from None
+    text = data if info.filename.endswith(".json") else None
+    return records_from_object(load_text(data, info.filename), name, text)
+
+
+class CorruptZipError(AdvisoryError):
+    """A zip entry cannot be read: the whole zip is refused, not just the entry."""
+
+
+def iter_zip(path: Path, report: ImportReport) -> Iterator[Vulnerability]:
+    with open_zip(path) as zf:
+        for info in zip_members(zf, path, report):
             try:
-                with zf.open(info) as f:
-                    data = f.read(MAX_RECORD_BYTES + 1)
-                text = data if info.filename.endswith(".json") else None
-                yield from records_from_object(load_text(data, info.filename), name, text)
+                yield from zip_records(zf, info, path)
+            except CorruptZipError:
+                raise
             except AdvisoryError as e:
                 report.skipped.append(str(e))
-            except (zipfile.BadZipFile, OSError, EOFError) as e:
-                raise AdvisoryError(f"{name}: corrupt zip entry: {e}") from None
             report.files += 1

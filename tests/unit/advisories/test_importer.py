@@ -1,0 +1,80 @@
+"""``db import`` in worker processes: same outcome as one process, failures still abort cleanly."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from customhouse.advisories import importer
+from customhouse.advisories.importer import import_paths
+from customhouse.advisories.osv import AdvisoryError
+from customhouse.advisories.store import AdvisoryStore, StoreBuilder
+
+
+def _record(vid: str, name: str, versions: list[str]) -> dict[str, object]:
+    return {
+        "id": vid,
+        "modified": "2024-01-01T00:00:00Z",
+        "affected": [{"package": {"ecosystem": "PyPI", "name": name}, "versions": versions}],
+    }
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_later_files_replace_earlier_records_across_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    monkeypatch.setattr(importer, "_BATCH", 2)  # several batches, so several workers' results
+    feed = tmp_path / "feed"
+    feed.mkdir()
+    for i in range(7):
+        (feed / f"a{i}.json").write_text(json.dumps(_record(f"X-{i}", "demo", [f"{i}.0"])))
+    (feed / "b.json").write_text("{broken")
+    (feed / "c.json").write_text(json.dumps(_record("X-1", "other", ["9.0"])))  # same id, later
+    db = tmp_path / "a.db"
+    with StoreBuilder(db) as b:
+        (report,) = import_paths(b, [feed], workers=workers).values()
+    assert report.files == 9 and report.records == 7
+    assert [s.split(": ")[1] for s in report.skipped] == ["invalid JSON"]
+    with AdvisoryStore(db) as store:
+        assert sorted(c.vuln_id for c in store.candidates("PyPI", "demo", "1")) == [
+            "X-0",
+            "X-2",
+            "X-3",
+            "X-4",
+            "X-5",
+            "X-6",
+        ]
+        assert [(c.vuln_id, c.listed) for c in store.candidates("PyPI", "other", "9")] == [
+            ("X-1", True)
+        ]
+
+
+def test_a_corrupt_zip_entry_in_a_worker_aborts_and_keeps_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importer, "_BATCH", 1)
+    archive = tmp_path / "all.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i in range(4):
+            zf.writestr(
+                f"X-{i}.json",
+                json.dumps(_record(f"X-{i}", "demo", ["1.0"]) | {"details": "x" * 5000}),
+            )
+    data = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as zf:
+        info = zf.getinfo("X-2.json")
+    start = info.header_offset + 30 + len(info.filename) + 10  # inside its deflated data
+    data[start : start + 8] = b"\xff" * 8
+    archive.write_bytes(bytes(data))
+    db = tmp_path / "a.db"
+    with StoreBuilder(db) as b:
+        b.add([], "empty")
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    with pytest.raises(AdvisoryError, match="corrupt zip entry"), StoreBuilder(db) as b:
+        import_paths(b, [archive], workers=2)
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+    assert not list(tmp_path.glob(".a.db.*"))
