@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
-from typing import IO, Any, Protocol
+from typing import IO, Any, NamedTuple, Protocol
 
 from customhouse.errors import DigestError, DigestMismatchError, LimitExceededError
 
@@ -16,9 +15,12 @@ _ALGORITHMS = {
 _GRAMMAR = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
 
 
-@dataclass(frozen=True, slots=True)
-class Digest:
-    """A validated content digest. Only constructed through :meth:`parse` or :meth:`of`."""
+class Digest(NamedTuple):
+    """A validated content digest. Only constructed through :meth:`parse` or :meth:`of`.
+
+    A NamedTuple (immutable, typed, and far cheaper to define at start-up than a
+    frozen dataclass); ``str()`` gives ``algorithm:hex``.
+    """
 
     algorithm: str
     hex: str

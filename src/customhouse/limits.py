@@ -7,9 +7,8 @@ environment variables (for example ``CUSTOMHOUSE_LIMIT_MAX_LAYER_BYTES``).
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from customhouse.errors import UsageError
 
@@ -18,8 +17,7 @@ MiB = 1024 * KiB
 GiB = 1024 * MiB
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(NamedTuple):
     max_manifest_bytes: int = 4 * MiB  # distribution spec recommends 4 MiB
     max_config_bytes: int = 8 * MiB
     max_index_entries: int = 1024
@@ -38,19 +36,19 @@ class Limits:
     def from_env(cls, environ: dict[str, str] | None = None) -> Limits:
         env = os.environ if environ is None else environ
         values: dict[str, int] = {}
-        for field in dataclasses.fields(cls):
-            raw = env.get(f"CUSTOMHOUSE_LIMIT_{field.name.upper()}")
+        for name in cls._fields:
+            raw = env.get(f"CUSTOMHOUSE_LIMIT_{name.upper()}")
             if raw is None:
                 continue
             try:
                 value = int(raw)
             except ValueError:
                 raise UsageError(
-                    f"CUSTOMHOUSE_LIMIT_{field.name.upper()}={raw!r}: not an integer"
+                    f"CUSTOMHOUSE_LIMIT_{name.upper()}={raw!r}: not an integer"
                 ) from None
             if value <= 0:
-                raise UsageError(f"CUSTOMHOUSE_LIMIT_{field.name.upper()} must be positive")
-            values[field.name] = value
+                raise UsageError(f"CUSTOMHOUSE_LIMIT_{name.upper()} must be positive")
+            values[name] = value
         return cls(**values)
 
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from customhouse.errors import SourceError
 from customhouse.limits import DEFAULT_LIMITS, Limits
@@ -27,8 +27,7 @@ __all__ = ["Image", "Layer", "SourceSpec", "open_image", "parse_source"]
 TRANSPORTS = ("oci", "oci-archive", "docker-archive", "dir", "docker")
 
 
-@dataclass(frozen=True, slots=True)
-class SourceSpec:
+class SourceSpec(NamedTuple):
     transport: str
     path: Path | None  # for local transports
     ref: str | None  # tag/name inside a layout or archive, or the image reference for docker

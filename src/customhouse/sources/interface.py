@@ -11,7 +11,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from customhouse.digest import Digest, VerifyingReader
 from customhouse.oci.model import Descriptor, HistoryEntry, ImageConfig, Manifest, Platform
@@ -29,7 +29,7 @@ class BlobStore(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class Layer:
+class Layer:  # a dataclass: a NamedTuple may not have a field named 'index'
     index: int
     descriptor: Descriptor
     diff_id: Digest
@@ -41,8 +41,7 @@ class Layer:
         return f"#{self.index} ({self.diff_id.short})"
 
 
-@dataclass(frozen=True, slots=True)
-class Image:
+class Image(NamedTuple):
     """One resolved, single-platform image."""
 
     source: str  # the source string as given, e.g. "oci:/tmp/layout:3.19"

@@ -341,7 +341,6 @@ def test_root_purl_of_a_pulled_image_names_its_repository(
     runs: Runs, reference: str, name: str | None, qualifiers: str | None
 ) -> None:
     """The image as a registry source would give it: the same image with a reference."""
-    import dataclasses
 
     from customhouse.catalog.analyze import inventory
     from customhouse.errors import ReferenceError_
@@ -355,7 +354,7 @@ def test_root_purl_of_a_pulled_image_names_its_repository(
         return
     ref = ImageReference.parse(reference)
     with open_image(runs.source("alpine")) as image:
-        pulled = dataclasses.replace(image, reference=ref, source=reference)
+        pulled = image._replace(reference=ref, source=reference)
         doc = build(inventory(pulled, use_cache=False), pulled)
     digest = quote(runs.image("alpine").manifest_digest, safe="")
     assert doc.root.purl == f"pkg:oci/{name}@{digest}{qualifiers}"
