@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from customhouse.errors import InputError
 
@@ -55,8 +55,7 @@ class IgnoreEntry:
         return f"{self.kind} ignore #{self.index} ({', '.join(parts)})"
 
 
-@dataclass(frozen=True, slots=True)
-class IgnoreFile:
+class IgnoreFile(NamedTuple):
     path: Path | None
     vulnerabilities: tuple[IgnoreEntry, ...] = ()
     secrets: tuple[IgnoreEntry, ...] = ()

@@ -5,9 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from customhouse.errors import InputError
 from customhouse.ignore import IgnoreFile
@@ -20,8 +19,7 @@ class VexError(InputError):
     """An OpenVEX document is malformed."""
 
 
-@dataclass(frozen=True, slots=True)
-class VexStatement:
+class VexStatement(NamedTuple):
     vulnerability: tuple[str, ...]  # name and aliases
     products: tuple[str, ...]  # product @ids and their subcomponent @ids
     status: str
@@ -30,8 +28,7 @@ class VexStatement:
     source: str
 
 
-@dataclass(frozen=True, slots=True)
-class Suppression:
+class Suppression(NamedTuple):
     finding: Finding
     reason: str
     by: str  # "ignore-file" | "vex"
