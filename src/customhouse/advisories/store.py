@@ -175,12 +175,14 @@ class AdvisoryStore:
         (commits, which no version is compared with) are left out. Whole records are
         fetched (:meth:`get_many`) for the hits alone.
         """
-        key = version_key(ecosystem, version)
         rows = self._db.execute(
             "SELECT vuln_id, entry, vkeys FROM affected"
             " WHERE ecosystem = ? AND name = ? AND live ORDER BY vuln_id",
             (ecosystem, normalize_name(ecosystem, name)),
         ).fetchall()
+        if not rows:
+            return []  # most installed packages have no advisory: no version key to compute
+        key = version_key(ecosystem, version) if any(r[2] for r in rows) else None
         # Python's substring search beats SQLite's instr() on long lists by far
         needle = f" {key} " if key is not None else None
         entries = _loads(f"[{','.join(r[1] for r in rows)}]")  # one parse for them all
