@@ -56,6 +56,13 @@ def add_db_option(parser: CommandParser) -> None:
     )
 
 
+def resolve_db_path(value: str | None) -> Path:
+    """The advisory database ``--db`` names, else ``$CUSTOMHOUSE_DB`` or the user data dir."""
+    from customhouse.advisories.store import default_db_path
+
+    return Path(value) if value else default_db_path()
+
+
 def parse_platform(value: str | None) -> Platform | None:
     from customhouse.oci.model import Platform
 

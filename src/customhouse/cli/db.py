@@ -11,20 +11,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from customhouse.cli._args import int_range
-from customhouse.cli._common import add_db_option, add_registry_option, dump_json
+from customhouse.cli._common import (
+    add_db_option,
+    add_registry_option,
+    dump_json,
+    resolve_db_path,
+)
 
 if TYPE_CHECKING:
     from customhouse.cli._args import CommandParser
-
-
-def _db_path(value: str | None) -> Path:
-    from customhouse.advisories.store import default_db_path
-
-    return Path(value) if value else default_db_path()
-
-
-def _add_db_option(parser: CommandParser) -> None:
-    add_db_option(parser)
 
 
 def _add_format_option(parser: CommandParser) -> None:
@@ -50,7 +45,7 @@ The database is rebuilt beside the old one and swapped in only on success.
 
 def _build_import(parser: CommandParser) -> None:
     parser.argument("paths", nargs="+", type=Path)
-    _add_db_option(parser)
+    add_db_option(parser)
     _add_format_option(parser)
 
 
@@ -61,7 +56,7 @@ def _import(args: Namespace) -> int:
     from customhouse.advisories.importer import import_paths
     from customhouse.advisories.store import StoreBuilder
 
-    path = _db_path(db_path)
+    path = resolve_db_path(db_path)
     with StoreBuilder(path) as builder:
         reports = import_paths(builder, list(paths))
     if fmt == "json":
@@ -92,7 +87,7 @@ def _import(args: Namespace) -> int:
 
 
 def _build_status(parser: CommandParser) -> None:
-    _add_db_option(parser)
+    add_db_option(parser)
     parser.option(
         "--max-age",
         default="7d",
@@ -110,7 +105,7 @@ def _status(args: Namespace) -> int:
     from customhouse.advisories.store import open_store
 
     limit = _parse_age(max_age)
-    path = _db_path(db_path)
+    path = resolve_db_path(db_path)
     with open_store(path) as store:
         meta = store.meta()
         sources = store.sources()
@@ -166,7 +161,7 @@ def _status(args: Namespace) -> int:
 
 def _build_show(parser: CommandParser) -> None:
     parser.argument("vuln_id")
-    _add_db_option(parser)
+    add_db_option(parser)
 
 
 def _show(args: Namespace) -> int:
@@ -175,7 +170,7 @@ def _show(args: Namespace) -> int:
     from customhouse.advisories.store import open_store
     from customhouse.errors import InputError
 
-    with open_store(_db_path(db_path)) as store:
+    with open_store(resolve_db_path(db_path)) as store:
         v = store.get(vuln_id)
     if v is None:
         raise InputError(f"no advisory {vuln_id!r} in the database")
@@ -186,7 +181,7 @@ def _show(args: Namespace) -> int:
 def _build_search(parser: CommandParser) -> None:
     parser.argument("package")
     parser.option("--ecosystem", help="PyPI, npm, Alpine, Alpine:v3.19, Debian:12, ...")
-    _add_db_option(parser)
+    add_db_option(parser)
     _add_format_option(parser)
 
 
@@ -197,7 +192,7 @@ def _search(args: Namespace) -> int:
     fmt: str = args.fmt
     from customhouse.advisories.store import open_store
 
-    with open_store(_db_path(db_path)) as store:
+    with open_store(resolve_db_path(db_path)) as store:
         hits = store.search(package, ecosystem)
     if fmt == "json":
         dump_json([{"ecosystem": e, "package": n, "id": i} for e, n, i in hits])
@@ -209,7 +204,7 @@ def _search(args: Namespace) -> int:
 
 def _build_export(parser: CommandParser) -> None:
     parser.argument("output", type=Path)
-    _add_db_option(parser)
+    add_db_option(parser)
     parser.flag("--force", help="Overwrite OUTPUT if it exists.")
 
 
@@ -226,7 +221,7 @@ def _export(args: Namespace) -> int:
 
     if output.exists() and not force:
         raise UsageError(f"{output} exists; use --force to overwrite it")
-    path = _db_path(db_path)
+    path = resolve_db_path(db_path)
     with open_store(path):
         pass  # validates schema
     fd, tmp = tempfile.mkstemp(
@@ -294,7 +289,7 @@ def _build_update(parser: CommandParser) -> None:
         " Default: the OSV language ecosystems, debian, recent Alpine branches"
         " (and nvd when an API key is set).",
     )
-    _add_db_option(parser)
+    add_db_option(parser)
     parser.flag("--full", help="Ignore ETags and sync points: download every source whole.")
     parser.option(
         "--osv-url",
@@ -378,7 +373,7 @@ def _update(args: Namespace) -> int:
         full=full,
         retry=RetryPolicy(attempts=retries),
     )
-    path = _db_path(db_path)
+    path = resolve_db_path(db_path)
     reports = update(path, specs, config)
     if fmt == "json":
         dump_json(
@@ -418,7 +413,7 @@ def _update(args: Namespace) -> int:
 
 def _build_push(parser: CommandParser) -> None:
     parser.argument("reference")
-    _add_db_option(parser)
+    add_db_option(parser)
     add_registry_option(parser)
     parser.switch(
         "--compress",
@@ -437,7 +432,7 @@ def _push(args: Namespace) -> int:
     compress: bool = args.compress
     from customhouse.advisories.bundle import push_db
 
-    path = _db_path(db_path)
+    path = resolve_db_path(db_path)
     result = push_db(path, reference, compress=compress, insecure_registries=insecure_registries)
     _out(
         f"pushed {path} ({result.db_size} bytes, {result.db_digest}) to"
@@ -448,7 +443,7 @@ def _push(args: Namespace) -> int:
 
 def _build_pull(parser: CommandParser) -> None:
     parser.argument("reference")
-    _add_db_option(parser)
+    add_db_option(parser)
     add_registry_option(parser)
     parser.flag("--force", help="Replace an existing database.")
 
@@ -460,7 +455,7 @@ def _pull(args: Namespace) -> int:
     force: bool = args.force
     from customhouse.advisories.bundle import pull_db
 
-    path = _db_path(db_path)
+    path = resolve_db_path(db_path)
     result = pull_db(reference, path, force=force, insecure_registries=insecure_registries)
     _out(
         f"pulled {result.reference}@{result.manifest_digest} into {path}"

@@ -16,6 +16,7 @@ from customhouse.cli._common import (
     atomic_output,
     layer_progress,
     parse_platform,
+    resolve_db_path,
 )
 
 if TYPE_CHECKING:
@@ -178,7 +179,7 @@ def run(args: Namespace) -> int:
     ignore_file: Path | None = args.ignore_file
     vex_files: tuple[Path, ...] = args.vex_files
     no_cache: bool = args.no_cache
-    from customhouse.advisories.store import AdvisoryStore, default_db_path
+    from customhouse.advisories.store import AdvisoryStore
     from customhouse.ignore import load_ignore_file
     from customhouse.match.matcher import SEVERITY_ORDER
     from customhouse.match.suppress import load_vex
@@ -190,7 +191,7 @@ def run(args: Namespace) -> int:
     store = None
     db_info = None
     if "vuln" in chosen:
-        store = AdvisoryStore(Path(db_path) if db_path else default_db_path())
+        store = AdvisoryStore(resolve_db_path(db_path))
         meta = store.meta()
         db_info = {
             "path": str(store.path),
