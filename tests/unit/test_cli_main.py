@@ -163,6 +163,16 @@ def test_options_and_arguments_mix_in_any_order(argv: list[str], expected: dict[
 # --- environment defaults ------------------------------------------------------------
 
 
+def _parsed(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str], env: dict[str, str], attr: str
+) -> Any:
+    """The value ``attr`` gets from ``argv`` under the environment ``env``."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    _, args = parse_args(argv)
+    return getattr(args, attr)
+
+
 @pytest.mark.parametrize(
     ("argv", "env", "attr", "expected"),
     [
@@ -237,10 +247,7 @@ def test_environment_sets_defaults(
     attr: str,
     expected: Any,
 ) -> None:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    _, args = parse_args(argv)
-    assert getattr(args, attr) == expected
+    assert _parsed(monkeypatch, argv, env, attr) == expected
 
 
 @pytest.mark.parametrize(
@@ -280,10 +287,7 @@ def test_command_line_wins_over_environment(
     attr: str,
     expected: Any,
 ) -> None:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    _, args = parse_args(argv)
-    assert getattr(args, attr) == expected
+    assert _parsed(monkeypatch, argv, env, attr) == expected
 
 
 @pytest.mark.parametrize(
