@@ -26,7 +26,8 @@ from datetime import UTC, datetime
 from urllib.parse import quote
 
 from customhouse.advisories.feeds.fetch import Fetcher, FetchError, HTTPStatusError, SyncReport
-from customhouse.advisories.feeds.osv import ImportReport, iter_zip
+from customhouse.advisories.feeds.osv import ImportReport
+from customhouse.advisories.importer import add_zip
 from customhouse.advisories.osv import AdvisoryError, Vulnerability, parse_vulnerability
 from customhouse.advisories.store import StoreBuilder
 
@@ -238,17 +239,17 @@ def _full(
     assert got.path is not None
     report.downloaded_bytes += got.size
     zip_report = ImportReport()
+    builder.clear_source(source)  # (a failure below abandons the whole update)
     try:
-        records = {v.id: v for v in iter_zip(got.path, zip_report)}
+        written = add_zip(builder, got.path, source, zip_report)
     finally:
         got.path.unlink(missing_ok=True)
     report.skipped.extend(zip_report.skipped)
-    if not records:
+    if not written:
         raise FetchError(f"{source}: {eco_url}/all.zip holds no records; keeping the stored ones")
-    builder.clear_source(source)
-    report.written = builder.add(records.values(), source)
+    report.written = len(written)
     report.mode = "full"
-    newest = max(_times(records.values()), default=None)
+    newest = max(_times(written.values()), default=None)
     state = {
         "synced_through": _iso(newest) if newest else None,
         "zip_etag": got.etag,
@@ -259,11 +260,11 @@ def _full(
     report.records = _count(builder, source)
 
 
-def _times(records: Iterable[Vulnerability]) -> list[datetime]:
+def _times(modified: Iterable[str]) -> list[datetime]:
     out = []
-    for v in records:
+    for text in modified:
         try:
-            out.append(parse_time(v.modified))
+            out.append(parse_time(text))
         except AdvisoryError:
             continue
     return out

@@ -1,0 +1,129 @@
+"""Reading feed zips entry by entry (``feeds/osv.py``): every entry's bytes equal what
+``zipfile`` reads, and each way a zip can lie about an entry is caught."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from customhouse.advisories.feeds.osv import (
+    CorruptZipError,
+    ImportReport,
+    read_zip_entry,
+    zip_entries,
+)
+
+
+def _record(vid: str) -> bytes:
+    return json.dumps(
+        {
+            "id": vid,
+            "modified": "2024-01-01T00:00:00Z",
+            "details": "d" * 3000,
+            "affected": [{"package": {"ecosystem": "PyPI", "name": "demo"}, "versions": ["1.0"]}],
+        }
+    ).encode()
+
+
+def _read_all(path: Path) -> dict[str, bytes]:
+    report = ImportReport()
+    entries = zip_entries(path, report)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return {e.name: read_zip_entry(fd, e, str(path)) for e in entries}
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize(
+    "method", [zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA]
+)
+def test_entries_read_as_zipfile_reads_them(tmp_path: Path, method: int) -> None:
+    archive = tmp_path / "all.zip"
+    with zipfile.ZipFile(archive, "w", method) as zf:
+        for i in range(5):
+            zf.writestr(f"PYSEC-{i}.json", _record(f"PYSEC-{i}"))
+        zf.writestr("empty.json", b"")
+        zf.writestr("notes/README.txt", b"not a record")  # not a record file: left out
+    with zipfile.ZipFile(archive) as zf:
+        expected = {n: zf.read(n) for n in zf.namelist() if n.endswith(".json")}
+    assert _read_all(archive) == expected
+
+
+def _one_entry_zip(tmp_path: Path) -> tuple[Path, zipfile.ZipInfo, bytearray]:
+    archive = tmp_path / "all.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("PYSEC-1.json", _record("PYSEC-1"))
+    with zipfile.ZipFile(archive) as zf:
+        info = zf.getinfo("PYSEC-1.json")
+    return archive, info, bytearray(archive.read_bytes())
+
+
+def _central_offset(data: bytearray) -> int:
+    return data.rindex(b"PK\x01\x02")
+
+
+def test_a_crc_mismatch_is_a_corrupt_entry(tmp_path: Path) -> None:
+    archive, _, data = _one_entry_zip(tmp_path)
+    crc_at = _central_offset(data) + 16  # the central directory's CRC-32, which we check
+    data[crc_at : crc_at + 4] = struct.pack("<I", 0x12345678)
+    archive.write_bytes(bytes(data))
+    with pytest.raises(CorruptZipError, match="CRC mismatch"):
+        _read_all(archive)
+
+
+def test_an_entry_larger_than_the_directory_says_is_corrupt_not_followed(tmp_path: Path) -> None:
+    archive, info, data = _one_entry_zip(tmp_path)
+    size_at = _central_offset(data) + 24  # uncompressed size
+    data[size_at : size_at + 4] = struct.pack("<I", info.file_size - 100)
+    archive.write_bytes(bytes(data))
+    with pytest.raises(CorruptZipError, match="size differs"):
+        _read_all(archive)
+
+
+def test_a_truncated_zip_is_corrupt(tmp_path: Path) -> None:
+    archive, info, data = _one_entry_zip(tmp_path)
+    central = _central_offset(data)
+    start = info.header_offset + 30 + len(info.filename)
+    # drop the second half of the deflated data, keep the directory: the entry ends early
+    cut = start + info.compress_size // 2
+    archive.write_bytes(
+        bytes(data[:cut] + data[start + info.compress_size : central] + data[central:])
+    )
+    with pytest.raises(CorruptZipError):
+        _read_all(archive)
+
+
+def test_a_bad_local_header_is_corrupt(tmp_path: Path) -> None:
+    archive, info, data = _one_entry_zip(tmp_path)
+    data[info.header_offset : info.header_offset + 4] = b"XXXX"
+    archive.write_bytes(bytes(data))
+    with pytest.raises(CorruptZipError, match="bad local header"):
+        _read_all(archive)
+
+
+def test_lying_compressed_sizes_and_encrypted_entries_are_reported_and_left_out(
+    tmp_path: Path,
+) -> None:
+    archive, _, data = _one_entry_zip(tmp_path)
+    central = _central_offset(data)
+    size_at = central + 20  # compressed size: far more than deflate's worst case
+    data[size_at : size_at + 4] = struct.pack("<I", 50_000_000)
+    archive.write_bytes(bytes(data))
+    report = ImportReport()
+    assert zip_entries(archive, report) == []
+    assert "corrupt sizes" in report.skipped[0]
+
+    archive, _, data = _one_entry_zip(tmp_path)
+    central = _central_offset(data)
+    flags = struct.unpack_from("<H", data, central + 8)[0]
+    struct.pack_into("<H", data, central + 8, flags | 1)  # "encrypted"
+    archive.write_bytes(bytes(data))
+    report = ImportReport()
+    assert zip_entries(archive, report) == []
+    assert report.skipped == [f"{archive}!PYSEC-1.json: encrypted"]
