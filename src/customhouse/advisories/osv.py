@@ -86,7 +86,6 @@ class Vulnerability:
     summary: str | None
     details: str | None
     severity: tuple[tuple[str, str], ...]  # (type, score) e.g. ("CVSS_V3", "CVSS:3.1/AV:N/...")
-    references: tuple[tuple[str, str], ...]  # (type, url)
     database_specific: Mapping[str, Any]
     raw: Mapping[str, Any]
     package_keys: tuple[tuple[str, str], ...]  # (ecosystem, normalized name) it is filed under
@@ -97,6 +96,15 @@ class Vulnerability:
         entries = self.raw.get("affected") or []
         return tuple(
             parse_affected(a, f"advisory {self.id} affected[{i}]") for i, a in enumerate(entries)
+        )
+
+    @cached_property
+    def references(self) -> tuple[tuple[str, str], ...]:
+        """(type, url) of each reference with a URL (others are left out, not refused)."""
+        return tuple(
+            (str(r.get("type", "WEB")), r["url"])
+            for r in self.raw.get("references") or ()
+            if isinstance(r, dict) and isinstance(r.get("url"), str)
         )
 
     @property
@@ -278,11 +286,6 @@ def parse_vulnerability(
     modified = _s(obj, "modified", what, required=True)
     assert modified is not None
     keys = _check_affected(obj.get("affected") or [], what)
-    refs = [
-        (str(r.get("type", "WEB")), r["url"])
-        for r in obj.get("references") or ()
-        if isinstance(r, dict) and isinstance(r.get("url"), str)
-    ]
     related = obj.get("related")
     return Vulnerability(
         id=vid,
@@ -297,7 +300,6 @@ def parse_vulnerability(
         summary=_s(obj, "summary", what),
         details=_s(obj, "details", what),
         severity=_severity(obj.get("severity"), what),
-        references=tuple(refs),
         database_specific=_map(obj.get("database_specific"), what),
         raw=obj,
         package_keys=keys,

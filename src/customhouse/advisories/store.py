@@ -357,6 +357,7 @@ class StoreBuilder:
             return
         assert self._db is not None and self._tmp is not None
         _KEY_CACHES.clear()  # (a long-lived process need not keep them)
+        _LIST_CACHE.clear()
         try:
             self._index()
             self._db.execute("COMMIT")
@@ -673,15 +674,34 @@ _KEY_CACHES: dict[str, dict[str, str]] = {}  # per ecosystem: version -> key (""
 _KEY_CACHE_MAX = 1 << 19
 
 
+_LIST_CACHE: dict[tuple[str, tuple[str, ...]], tuple[str | None, list[str]]] = {}
+_LIST_CACHE_MAX = 1 << 14
+
+
 def _version_keys(ecosystem: str, versions: list[str]) -> tuple[str | None, list[str]]:
     """(" k1 k2 ... " for the listed versions with a key, or None; the others, as listed).
 
-    Feeds list the same versions again and again (every record of a package lists
-    its releases), so keys are remembered: most lists cost one dict lookup per item.
+    Feeds list the same versions again and again: the records of a package often
+    list exactly the same releases (half of the real PyPA lists are repeats), and
+    the others share most of them. So whole lists are remembered, and else the key
+    of each version: most lists cost one lookup, the others one lookup per item.
     """
     keyer = _keyer(ecosystem)
     if keyer is None:
         return None, list(versions)
+    whole = (ecosystem, tuple(versions))
+    known = _LIST_CACHE.get(whole)
+    if known is not None:
+        return known[0], list(known[1])
+    if len(_LIST_CACHE) >= _LIST_CACHE_MAX:
+        _LIST_CACHE.clear()
+    result = _LIST_CACHE[whole] = _item_keys(keyer, ecosystem, versions)
+    return result[0], list(result[1])
+
+
+def _item_keys(
+    keyer: Callable[[str], str | None], ecosystem: str, versions: list[str]
+) -> tuple[str | None, list[str]]:
     cache = _KEY_CACHES.get(ecosystem)
     if cache is None or len(cache) > _KEY_CACHE_MAX:
         cache = _KEY_CACHES[ecosystem] = {}

@@ -27,6 +27,7 @@ from customhouse.advisories.store import (
     DatabaseError,
     StoreBuilder,
     _pep440_key,
+    _version_keys,
     version_key,
 )
 from customhouse.versions import InvalidVersion, get_scheme, scheme_for_ecosystem
@@ -231,6 +232,25 @@ def test_pep440_fast_path_gives_the_key_of_the_full_parse(text: str) -> None:
     fast = _pep440_key(text)
     slow = _pep440_key(f" {text} ")  # surrounding space: not normal form, so packaging parses
     assert fast == slow
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        _normal | _spelled | st.sampled_from(["junk!", "1.0 beta", ""]), min_size=1, max_size=8
+    )
+)
+def test_a_remembered_list_gets_the_keys_of_its_items(versions: list[str]) -> None:
+    keys = [_pep440_key(v) for v in versions]
+    expected_keyed = " ".join(k for k in keys if k is not None)
+    expected = (
+        f" {expected_keyed} " if expected_keyed else None,
+        [v for v, k in zip(versions, keys, strict=True) if k is None],
+    )
+    first = _version_keys("PyPI", list(versions))
+    first[1].append("caller's change")  # a caller's list is its own, not the cache's
+    assert first[0] == expected[0]
+    assert _version_keys("PyPI", list(versions)) == expected  # the remembered answer
 
 
 @pytest.mark.parametrize("eco", ["Debian:12", "Alpine:v3.19", "Red Hat", "npm", "Go", "RubyGems"])
