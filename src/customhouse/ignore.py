@@ -18,10 +18,10 @@ entry would silence everything and is refused.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from customhouse._records import Frozen
 from customhouse.errors import InputError
 
 DEFAULT_NAME = ".customhouse-ignore.yaml"
@@ -31,17 +31,37 @@ class IgnoreFileError(InputError):
     """The ignore file is malformed."""
 
 
-@dataclass(frozen=True, slots=True)
-class IgnoreEntry:
+class IgnoreEntry(Frozen):
+    """One reviewed exception: immutable once built.
+
+    A :class:`Frozen` (``index`` would clash with ``tuple.index``).
+    """
+
+    _fields = ("kind", "reason", "expires", "id", "package", "rule", "path", "fingerprint", "index")
+    __slots__ = _fields
     kind: str  # vulnerability | secret
     reason: str
     expires: dt.date | None
-    id: str | None = None
-    package: str | None = None
-    rule: str | None = None
-    path: str | None = None
-    fingerprint: str | None = None
-    index: int = 0
+    id: str | None
+    package: str | None
+    rule: str | None
+    path: str | None
+    fingerprint: str | None
+    index: int  # position in its section of the file
+
+    def __init__(
+        self,
+        kind: str,
+        reason: str,
+        expires: dt.date | None,
+        id: str | None = None,
+        package: str | None = None,
+        rule: str | None = None,
+        path: str | None = None,
+        fingerprint: str | None = None,
+        index: int = 0,
+    ) -> None:
+        self._init(kind, reason, expires, id, package, rule, path, fingerprint, index)
 
     def expired(self, today: dt.date | None = None) -> bool:
         return self.expires is not None and (today or dt.date.today()) > self.expires

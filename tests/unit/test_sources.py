@@ -7,8 +7,10 @@ uncompressed, so its blob digest is its diffID.
 
 from __future__ import annotations
 
+import copy
 import io
 import os
+import pickle
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -408,3 +410,20 @@ def test_parse_source_prefers_existing_path_with_colon(tmp_path: Path) -> None:
     odd = tmp_path / "a:b"
     odd.mkdir()
     assert parse_source(f"oci:{odd}").path == odd
+
+
+def test_opened_layers_are_immutable_values(tmp_path: Path) -> None:
+    img = write_layout(tmp_path / "img", LAYERS, ref="v1")
+    with open_image(img.source) as first, open_image(img.source) as second:
+        assert first.layers == second.layers and first.layers[0] is not second.layers[0]
+        layer = first.layers[1]
+        assert layer != first.layers[0]
+        assert layer.label == f"#1 ({layer.diff_id.short})"
+        assert str(layer.diff_id) == img.layers[1].diff_id
+        for rebuilt in (copy.copy(layer), copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))):
+            assert rebuilt == layer and rebuilt.index == 1
+        with pytest.raises(AttributeError):
+            layer.index = 0
+        with pytest.raises(AttributeError):
+            del layer.history
+        assert layer.index == 1 and "index=1" in repr(layer)

@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from customhouse.errors import InputError
@@ -72,10 +71,10 @@ class Candidate(NamedTuple):
     listed: bool
 
 
-@dataclass(frozen=True)
-class Vulnerability:
-    """One validated OSV record. ``affected`` is decoded on first use: an import only
-    needs the index fields, and a lookup only the entries of the package it asked for."""
+class Vulnerability(NamedTuple):
+    """One validated OSV record. ``affected`` and ``references`` are decoded when asked
+    for: an import only needs the index fields, and a lookup only the entries of the
+    package it asked for (a NamedTuple: defining a dataclass costs every scan ~1 ms)."""
 
     id: str
     modified: str
@@ -89,16 +88,16 @@ class Vulnerability:
     database_specific: Mapping[str, Any]
     raw: Mapping[str, Any]
     package_keys: tuple[tuple[str, str], ...]  # (ecosystem, normalized name) it is filed under
-    text: str | None = field(default=None, compare=False)  # the JSON it came as, when known
+    text: str | None = None  # the JSON it came as, when known
 
-    @cached_property
+    @property
     def affected(self) -> tuple[Affected, ...]:
         entries = self.raw.get("affected") or []
         return tuple(
             parse_affected(a, f"advisory {self.id} affected[{i}]") for i, a in enumerate(entries)
         )
 
-    @cached_property
+    @property
     def references(self) -> tuple[tuple[str, str], ...]:
         """(type, url) of each reference with a URL (others are left out, not refused)."""
         return tuple(

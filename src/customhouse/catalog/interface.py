@@ -10,8 +10,10 @@ the layer's diffID and merged across layers with whiteouts applied.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from types import MappingProxyType
+from typing import Any, NamedTuple, Protocol
+
+from customhouse._records import Record
 
 # purl types double as our ecosystem names
 DEB = "deb"
@@ -25,9 +27,14 @@ GEM = "gem"
 
 OS_ECOSYSTEMS = frozenset({DEB, APK, RPM})
 
+# Distro and Package are NamedTuples, not frozen dataclasses: as immutable and typed, and
+# much cheaper to define (``dataclasses`` stays off the start-up path of a warm scan).
+# Being tuples, they compare equal to plain tuples of the same items and serialise as
+# JSON arrays: always write them through ``to_json``.
+_NO_EXTRA: Mapping[str, str] = MappingProxyType({})
 
-@dataclass(frozen=True, slots=True)
-class Distro:
+
+class Distro(NamedTuple):
     """The operating system of an image, from os-release and friends."""
 
     id: str  # "debian", "alpine", "rhel", "ubuntu", ...
@@ -62,8 +69,7 @@ class Distro:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Package:
+class Package(NamedTuple):
     """One installed package. ``layer``/``layer_diff_id`` are filled in by the merge."""
 
     ecosystem: str
@@ -78,7 +84,7 @@ class Package:
     os_owned: bool = False  # a language package whose files belong to an OS package
     layer: int | None = None
     layer_diff_id: str | None = None
-    extra: Mapping[str, str] = field(default_factory=dict)  # ecosystem-specific metadata
+    extra: Mapping[str, str] = _NO_EXTRA  # ecosystem-specific metadata (read-only)
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -123,16 +129,29 @@ class Package:
         )
 
 
-@dataclass(slots=True)
-class FileResult:
-    """What one file yielded: packages, files owned by OS packages, the distro, warnings."""
+class FileResult(Record):
+    """What one file yielded: packages, files owned by OS packages, the distro, warnings.
 
-    packages: list[Package] = field(default_factory=list)
-    owned_files: list[str] = field(default_factory=list)  # normalized paths, no leading "/"
-    distro: Distro | None = None
-    warnings: list[str] = field(default_factory=list)
-    #: licenses declared for packages by name in a file of their own (Debian's copyright files)
-    licenses_for: dict[str, list[str]] = field(default_factory=dict)
+    A mutable :class:`Record` (the walk merges several catalogers' results into one).
+    """
+
+    _fields = ("packages", "owned_files", "distro", "warnings", "licenses_for")
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        packages: list[Package] | None = None,
+        owned_files: list[str] | None = None,  # normalized paths, no leading "/"
+        distro: Distro | None = None,
+        warnings: list[str] | None = None,
+        #: licenses declared for packages by name in a file of their own (Debian's copyright files)
+        licenses_for: dict[str, list[str]] | None = None,
+    ) -> None:
+        self.packages: list[Package] = [] if packages is None else packages
+        self.owned_files: list[str] = [] if owned_files is None else owned_files
+        self.distro = distro
+        self.warnings: list[str] = [] if warnings is None else warnings
+        self.licenses_for: dict[str, list[str]] = {} if licenses_for is None else licenses_for
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {}

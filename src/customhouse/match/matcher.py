@@ -10,8 +10,7 @@ ranges are evaluated with the ecosystem's own scheme. Records that share an alia
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from customhouse.advisories.osv import Affected, Candidate, Vulnerability
 from customhouse.catalog.interface import (
@@ -37,8 +36,12 @@ WONT_FIX = "wont_fix"
 NOT_AFFECTED = "not_affected"
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+# Finding is a NamedTuple and MatchResult a slotted class, not dataclasses: the same
+# fields and behaviour without importing ``dataclasses`` on the start-up path of a scan.
+# The reports read Findings attribute by attribute, never serialize them whole.
+
+
+class Finding(NamedTuple):
     id: str  # the preferred id: a CVE when the group has one
     aliases: tuple[str, ...]  # every other id of the group
     package: Package
@@ -68,13 +71,24 @@ class Finding:
         return self.status == FIXED
 
 
-@dataclass
 class MatchResult:
-    findings: list[Finding]
-    warnings: list[str] = field(default_factory=list)
-    release: Release | None = None
-    os_scanned: bool = False
-    packages_matched: int = 0
+    """What :meth:`Matcher.match` found; filled in as the match proceeds."""
+
+    __slots__ = ("findings", "os_scanned", "packages_matched", "release", "warnings")
+
+    def __init__(
+        self,
+        findings: list[Finding],
+        warnings: list[str] | None = None,
+        release: Release | None = None,
+        os_scanned: bool = False,
+        packages_matched: int = 0,
+    ) -> None:
+        self.findings = findings
+        self.warnings: list[str] = [] if warnings is None else warnings
+        self.release = release
+        self.os_scanned = os_scanned
+        self.packages_matched = packages_matched
 
 
 class AdvisorySource(Protocol):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 from customhouse import __version__
@@ -15,22 +14,61 @@ from customhouse.match.suppress import Suppression
 SCHEMA_ID = "customhouse.scan/v1"
 
 
-@dataclass
 class ImageResult:
-    source: str
-    reference: str | None
-    digest: str | None
-    platform: str | None
-    distro: dict[str, Any] | None
-    release_ecosystem: str | None
-    end_of_life: bool
-    os_scanned: bool
-    packages: int
-    findings: list[Finding]
-    suppressed: list[Suppression]
-    warnings: list[str]
-    secrets: list[dict[str, Any]] | None = None
-    expired_ignores: list[str] = field(default_factory=list)
+    """One scanned image, as every report format reads it.
+
+    A slotted class rather than a dataclass, to keep ``dataclasses`` off the start-up
+    path; the writers read it attribute by attribute and never serialize it whole.
+    """
+
+    __slots__ = (
+        "digest",
+        "distro",
+        "end_of_life",
+        "expired_ignores",
+        "findings",
+        "os_scanned",
+        "packages",
+        "platform",
+        "reference",
+        "release_ecosystem",
+        "secrets",
+        "source",
+        "suppressed",
+        "warnings",
+    )
+
+    def __init__(
+        self,
+        source: str,
+        reference: str | None,
+        digest: str | None,
+        platform: str | None,
+        distro: dict[str, Any] | None,
+        release_ecosystem: str | None,
+        end_of_life: bool,
+        os_scanned: bool,
+        packages: int,
+        findings: list[Finding],
+        suppressed: list[Suppression],
+        warnings: list[str],
+        secrets: list[dict[str, Any]] | None = None,
+        expired_ignores: list[str] | None = None,
+    ) -> None:
+        self.source = source
+        self.reference = reference
+        self.digest = digest
+        self.platform = platform
+        self.distro = distro
+        self.release_ecosystem = release_ecosystem
+        self.end_of_life = end_of_life
+        self.os_scanned = os_scanned
+        self.packages = packages
+        self.findings = findings
+        self.suppressed = suppressed
+        self.warnings = warnings
+        self.secrets = secrets
+        self.expired_ignores: list[str] = [] if expired_ignores is None else expired_ignores
 
 
 def finding_json(f: Finding) -> dict[str, Any]:

@@ -9,10 +9,10 @@ checks the digest and size at EOF.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
+from customhouse._records import Frozen
 from customhouse.digest import Digest, VerifyingReader
 from customhouse.oci.model import Descriptor, HistoryEntry, ImageConfig, Manifest, Platform
 
@@ -28,12 +28,26 @@ class BlobStore(Protocol):
     ) -> AbstractContextManager[VerifyingReader]: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Layer:  # a dataclass: a NamedTuple may not have a field named 'index'
+class Layer(Frozen):
+    """One layer of an image: its position, blob descriptor, diffID and history entry.
+
+    Immutable, hashable and compared by value (a :class:`Frozen`: a NamedTuple may not
+    have a field named ``index``).
+    """
+
+    _fields = ("index", "descriptor", "diff_id", "history")
+    __slots__ = _fields
+    __match_args__ = ("index", "descriptor", "diff_id", "history")
+
     index: int
     descriptor: Descriptor
     diff_id: Digest
     history: HistoryEntry | None
+
+    def __init__(
+        self, index: int, descriptor: Descriptor, diff_id: Digest, history: HistoryEntry | None
+    ) -> None:
+        self._init(index, descriptor, diff_id, history)
 
     @property
     def label(self) -> str:

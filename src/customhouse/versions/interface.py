@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
+from customhouse._records import Frozen
 from customhouse.errors import InputError
 
 MAX_VERSION_LENGTH = 1024
@@ -34,18 +34,26 @@ class UnknownScheme(InputError):
     """No version scheme is registered under a name or for an OSV ecosystem."""
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Version:
+class Version(Frozen):
     """One parsed version: its text, its scheme and a precomputed sort key.
 
     Built only by :meth:`VersionScheme.parse`. Versions of the same scheme order
     and compare equal exactly as the ecosystem's tool says; ordering versions of
-    different schemes is a ``TypeError``.
+    different schemes is a ``TypeError``. Immutable (a :class:`Frozen`).
     """
 
+    _fields = ("text", "scheme", "key")
+    __slots__ = _fields
+    __match_args__ = ("text", "scheme", "key")
     text: str
-    scheme: VersionScheme = field(repr=False)
-    key: Hashable = field(repr=False)
+    scheme: VersionScheme
+    key: Hashable
+
+    def __init__(self, text: str, scheme: VersionScheme, key: Hashable) -> None:
+        self._init(text, scheme, key)
+
+    def __repr__(self) -> str:
+        return f"Version(text={self.text!r})"
 
     def _cmp(self, other: Version) -> int:
         if other.scheme.name != self.scheme.name:

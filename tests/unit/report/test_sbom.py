@@ -523,8 +523,6 @@ def test_several_declared_licenses_make_one_valid_entry(
 ) -> None:
     """Real packages with their declared licenses replaced: CycloneDX allows one
     expression or a list of licenses; SPDX one expression with LicenseRefs declared."""
-    from dataclasses import replace
-
     from cyclonedx.schema import SchemaVersion
     from cyclonedx.validation.json import JsonStrictValidator
     from spdx_tools.spdx.parser.jsonlikedict.json_like_dict_parser import JsonLikeDictParser
@@ -536,7 +534,7 @@ def test_several_declared_licenses_make_one_valid_entry(
 
     with open_image(runs.source("python-only")) as image:
         inv = inventory(image, use_cache=False)
-        inv.packages = [replace(p, licenses=tuple(declared)) for p in inv.packages]
+        inv.packages = [p._replace(licenses=tuple(declared)) for p in inv.packages]
         cdx_text = render("cyclonedx", inv, image)
         spdx_doc = json.loads(render("spdx", inv, image))
     assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(cdx_text) is None

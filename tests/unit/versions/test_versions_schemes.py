@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
+import pickle
 import random
 
 import pytest
@@ -148,6 +150,32 @@ def test_versions_are_immutable_hashable_and_scheme_bound() -> None:
     assert a != rpm.parse("1.0")
     with pytest.raises(TypeError):
         _ = a < rpm.parse("1.0")
+
+
+@pytest.mark.parametrize(
+    ("scheme", "text"),
+    [
+        ("dpkg", "1:2.36-9+deb12u4"),
+        ("apk", "3.1.4-r5"),
+        ("rpm", "1:3.0.7-25.el9_3"),
+        ("pep440", "2.0.0rc1"),
+        ("semver", "1.2.3-beta.1+build.5"),
+        ("maven", "2.17.1"),
+        ("gem", "7.0.8.1"),
+        ("go", "v0.0.0-20191109021931-daa7c04131f5"),
+    ],
+)
+def test_versions_refuse_changes_and_survive_copy_and_pickle(scheme: str, text: str) -> None:
+    v = get_scheme(scheme).parse(text)
+    assert repr(v) == f"Version(text={text!r})" and str(v) == text
+    with pytest.raises(AttributeError):
+        v.key = ()
+    with pytest.raises(AttributeError):
+        del v.text
+    assert v.text == text
+    for twin in (copy.copy(v), copy.deepcopy(v), pickle.loads(pickle.dumps(v))):
+        assert twin == v and hash(twin) == hash(v) and twin.text == text
+        assert twin.scheme.name == scheme
 
 
 @pytest.mark.parametrize("scheme", SCHEME_NAMES)
