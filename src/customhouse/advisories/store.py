@@ -15,10 +15,9 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from customhouse.advisories.osv import (
     Affected,
@@ -104,8 +103,7 @@ def default_db_path() -> Path:
     return Path(xdg) / "customhouse" / "advisories.db"
 
 
-@dataclass(frozen=True, slots=True)
-class SourceInfo:
+class SourceInfo(NamedTuple):
     name: str
     url: str | None
     fetched_at: str | None
@@ -474,22 +472,42 @@ class StoreBuilder:
         )
 
 
-try:  # orjson parses and writes JSON several times faster; the stdlib is the fallback
-    import orjson
+_ORJSON: Any = None  # the module once imported, False where it is absent
+_parsed = 0  # characters parsed by the stdlib so far
+_SWITCH = 1 << 20  # after this many, orjson's import (~15 ms here) has paid for itself
 
-    def _loads(text: str | bytes) -> Any:
-        return orjson.loads(text)
 
-    def _dumps(obj: Any) -> str:
-        return str(orjson.dumps(obj), "utf-8")
+def _orjson() -> Any:
+    """orjson, imported on first need: it parses and writes JSON several times faster,
+    but importing it (with the dataclasses and inspect modules it loads) costs a process
+    ~15 ms, more than the stdlib takes for the few small lookups of a typical scan."""
+    global _ORJSON
+    if _ORJSON is None:
+        try:
+            import orjson
+        except ImportError:  # pragma: no cover - exercised where orjson is absent
+            _ORJSON = False
+        else:
+            _ORJSON = orjson
+    return _ORJSON
 
-except ImportError:  # pragma: no cover - exercised where orjson is absent
 
-    def _loads(text: str | bytes) -> Any:
+def _loads(text: str | bytes) -> Any:
+    """Parse JSON the database holds: with the stdlib until a process has parsed 1 MB
+    (a scan's lookups rarely do), then with orjson (a scan of many images, a server)."""
+    global _parsed
+    if _ORJSON is None and _parsed < _SWITCH:
+        _parsed += len(text)
         return json.loads(text)
+    fast = _orjson()
+    return fast.loads(text) if fast else json.loads(text)
 
-    def _dumps(obj: Any) -> str:
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+def _dumps(obj: Any) -> str:
+    fast = _orjson()
+    if fast:
+        return str(fast.dumps(obj), "utf-8")
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)  # pragma: no cover
 
 
 def prepare_rows(records: Iterable[Vulnerability], source: str) -> PreparedRows:

@@ -11,14 +11,15 @@ the lowest layer from which its file carried it without interruption.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from customhouse._records import Record
 from customhouse.catalog.interface import (
     DEB,
     OS_ECOSYSTEMS,
@@ -32,16 +33,33 @@ from customhouse.catalog.osrelease import priority as os_priority
 from customhouse.limits import DEFAULT_LIMITS, Limits
 from customhouse.sources.interface import Image, Layer
 
-CACHE_FORMAT = 2  # 2: owned files as one NUL-separated string
+CACHE_FORMAT = 3  # 2: owned files as one NUL-separated string; 3: stdlib JSON, ASCII-escaped
 
 
-@dataclass(slots=True)
-class LayerAnalysis:
-    diff_id: str
-    files: dict[str, FileResult] = field(default_factory=dict)
-    whiteouts: list[str] = field(default_factory=list)
-    opaques: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+# LayerAnalysis and Inventory are mutable records, so slotted classes with hand-written
+# ``__init__`` rather than dataclasses (whose import and class generation cost a warm
+# scan more than the whole of its inventory merge).
+
+
+class LayerAnalysis(Record):
+    """One layer's cataloger results by path, and its whiteouts; compares by value."""
+
+    _fields = ("diff_id", "files", "whiteouts", "opaques", "warnings")
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        diff_id: str,
+        files: dict[str, FileResult] | None = None,
+        whiteouts: list[str] | None = None,
+        opaques: list[str] | None = None,
+        warnings: list[str] | None = None,
+    ) -> None:
+        self.diff_id = diff_id
+        self.files: dict[str, FileResult] = {} if files is None else files
+        self.whiteouts: list[str] = [] if whiteouts is None else whiteouts
+        self.opaques: list[str] = [] if opaques is None else opaques
+        self.warnings: list[str] = [] if warnings is None else warnings
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,15 +82,36 @@ class LayerAnalysis:
         )
 
 
-@dataclass(slots=True)
 class Inventory:
-    source: str
-    image_digest: str | None
-    distro: Distro | None
-    packages: list[Package]
-    warnings: list[str]
-    layers: list[str]  # diffIDs, bottom first
-    cached_layers: int = 0
+    """What an image holds: its distro and packages, merged over its layers."""
+
+    __slots__ = (
+        "cached_layers",
+        "distro",
+        "image_digest",
+        "layers",
+        "packages",
+        "source",
+        "warnings",
+    )
+
+    def __init__(
+        self,
+        source: str,
+        image_digest: str | None,
+        distro: Distro | None,
+        packages: list[Package],
+        warnings: list[str],
+        layers: list[str],  # diffIDs, bottom first
+        cached_layers: int = 0,
+    ) -> None:
+        self.source = source
+        self.image_digest = image_digest
+        self.distro = distro
+        self.packages = packages
+        self.warnings = warnings
+        self.layers = layers
+        self.cached_layers = cached_layers
 
 
 def default_cache_dir() -> Path:
@@ -82,19 +121,12 @@ def default_cache_dir() -> Path:
 
 
 def _loads(data: bytes) -> Any:
-    try:
-        import orjson
-    except ImportError:  # pragma: no cover
-        return json.loads(data)
-    return orjson.loads(data)
+    return json.loads(data)
 
 
 def _dumps(obj: Any) -> bytes:
-    try:
-        import orjson
-    except ImportError:  # pragma: no cover
-        return json.dumps(obj, separators=(",", ":")).encode()
-    return bytes(orjson.dumps(obj))
+    # ASCII with escapes: a path that is not UTF-8 (kept as lone surrogates) round-trips
+    return json.dumps(obj, separators=(",", ":")).encode("ascii")
 
 
 def code_signature() -> str:
@@ -144,11 +176,15 @@ class LayerCache:
             import tempfile  # only a cache miss writes (it costs ~10 ms to import)
 
             fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-", suffix=".json")
+        except OSError:
+            return  # a cache that cannot be written is only slower
+        try:
             with os.fdopen(fd, "wb") as f:
                 f.write(_dumps(analysis.to_json()))
             os.replace(tmp, self._path(analysis.diff_id))
-        except OSError:
-            pass  # a cache that cannot be written is only slower
+        except (OSError, ValueError, TypeError):
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
 
 def analyze_layer(
@@ -334,8 +370,7 @@ def merge(analyses: Sequence[LayerAnalysis]) -> tuple[Distro | None, list[Packag
                     licenses_for.get(pkg.name) or licenses_for.get(pkg.name.split(":")[0]) or ()
                 )
             packages.append(
-                replace(
-                    pkg,
+                pkg._replace(
                     purl=_distro_purl(pkg, distro),
                     licenses=licenses,
                     layer=introduced,
