@@ -31,8 +31,14 @@ from customhouse.advisories.feeds.osv import (
     zip_entries,
     zip_records,
 )
-from customhouse.advisories.osv import AdvisoryError, Vulnerability
-from customhouse.advisories.store import PreparedRows, StoreBuilder, prepare_rows
+from customhouse.advisories.osv import AdvisoryError
+from customhouse.advisories.store import (
+    PreparedRows,
+    RecordRows,
+    StoreBuilder,
+    join_rows,
+    record_rows,
+)
 from customhouse.errors import SourceError
 
 _SUFFIXES = (".json", ".yaml", ".yml")
@@ -105,7 +111,8 @@ def _load_batch(units: Sequence[_Unit], source: str) -> _Batch:
 
 
 def _read_batch(units: Sequence[_Unit], source: str) -> _Batch:
-    records: dict[str, Vulnerability] = {}
+    # each record's rows are made as soon as it is parsed (see record_rows)
+    rows: dict[str, RecordRows] = {}
     batch = _Batch(rows=([], [], []))
     for name, entry in units:
         if entry is not None:
@@ -114,7 +121,7 @@ def _read_batch(units: Sequence[_Unit], source: str) -> _Batch:
                 fd = _ZIPS[name] = open_fd(Path(name))
             try:
                 for v in zip_records(fd, entry, name):
-                    records[v.id] = v
+                    rows[v.id] = record_rows(v, source)
             except CorruptZipError:
                 raise
             except AdvisoryError as e:
@@ -136,10 +143,10 @@ def _read_batch(units: Sequence[_Unit], source: str) -> _Batch:
                 continue
             text = data if path.suffix == ".json" else None
             for v in records_from_object(obj, name, text):
-                records[v.id] = v
+                rows[v.id] = record_rows(v, source)
         except AdvisoryError as e:
             batch.skipped.append(str(e))
-    batch.rows = prepare_rows(records.values(), source)
+    batch.rows = join_rows(rows.values())
     return batch
 
 

@@ -14,9 +14,12 @@ import pytest
 from customhouse.advisories.feeds.osv import (
     CorruptZipError,
     ImportReport,
+    _central_directory,
+    _zipfile_members,
     read_zip_entry,
     zip_entries,
 )
+from customhouse.advisories.osv import AdvisoryError
 
 
 def _record(vid: str) -> bytes:
@@ -127,3 +130,48 @@ def test_lying_compressed_sizes_and_encrypted_entries_are_reported_and_left_out(
     report = ImportReport()
     assert zip_entries(archive, report) == []
     assert report.skipped == [f"{archive}!PYSEC-1.json: encrypted"]
+
+
+@pytest.mark.parametrize(
+    "variant", ["plain", "utf8-names", "comment", "zip64", "prepended", "dirs"]
+)
+def test_the_central_directory_is_read_as_zipfile_reads_it(tmp_path: Path, variant: str) -> None:
+    archive = tmp_path / "all.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        if variant == "dirs":
+            zf.writestr("vulns/", b"")
+        for i in range(3):
+            name = f"caf\u00e9-{i}.json" if variant == "utf8-names" else f"vulns/PYSEC-{i}.json"
+            if variant == "zip64":
+                with zf.open(name, "w", force_zip64=True) as f:
+                    f.write(_record(f"PYSEC-{i}"))
+            else:
+                zf.writestr(name, _record(f"PYSEC-{i}"))
+        if variant == "comment":
+            zf.comment = b"osv"
+    if variant == "prepended":  # a zip after other data: offsets are shifted (zipfile allows it)
+        archive.write_bytes(b"#!/bin/sh\nexit 0\n" + archive.read_bytes())
+    fast = _central_directory(archive)
+    expected = _zipfile_members(archive)  # zipfile's own reading
+    if variant in ("comment", "prepended"):
+        assert fast is None  # left to zipfile
+    else:  # (small ZIP64 members have ZIP64 fields in their local headers only)
+        assert fast == expected  # read in one pass
+    report = ImportReport()
+    entries = zip_entries(archive, report)
+    assert [(e.name, e.offset, e.crc) for e in entries] == [
+        (m[0], m[6], m[3]) for m in expected if m[0].endswith(".json")
+    ]
+    assert len(_read_all(archive)) == 3
+
+
+def test_a_name_that_is_not_the_utf8_it_claims_is_an_input_error(tmp_path: Path) -> None:
+    archive = tmp_path / "all.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("caf\u00e9.json", _record("PYSEC-1"))  # flagged UTF-8
+    data = bytearray(archive.read_bytes())
+    at = data.rindex("caf\u00e9".encode())  # the central directory's copy of the name
+    data[at + 3 : at + 5] = b"\xff\xfe"
+    archive.write_bytes(bytes(data))
+    with pytest.raises(AdvisoryError, match="not a readable zip"):
+        zip_entries(archive, ImportReport())
