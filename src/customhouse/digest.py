@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import IO, Any, NamedTuple, Protocol
 
 from customhouse.errors import DigestError, DigestMismatchError, LimitExceededError
 
-_ALGORITHMS = {
-    "sha256": (64, hashlib.sha256),
-    "sha512": (128, hashlib.sha512),
-}
+_ALGORITHMS = {"sha256": (64,), "sha512": (128,)}  # algorithm -> (hex length,)
+_SMALL = 1 << 18  # bytes: below this the interpreter's own SHA-2 is as good as OpenSSL's
+_BUILTIN: dict[str, Any] = {}
+
+
+def _new(algorithm: str, size: int | None = None) -> Any:
+    """A hash object for ``algorithm``: hashlib's (OpenSSL, several times faster on large
+    data) unless ``size`` says the data is small. Then the interpreter's built-in SHA-2 is
+    used when it has one: importing hashlib loads OpenSSL, ~5 ms of every command that
+    only checks a manifest and a config (a warm scan)."""
+    if size is not None and size < _SMALL:
+        builtin: Any = _BUILTIN.get(algorithm)
+        if builtin is None:
+            builtin = _BUILTIN[algorithm] = _builtin(algorithm) or False
+        if builtin:
+            return builtin()
+    import hashlib
+
+    return hashlib.new(algorithm)
+
+
+def _builtin(algorithm: str) -> Any:
+    import sys
+
+    module = "_sha2" if sys.version_info >= (3, 12) else f"_{algorithm}"
+    try:
+        return getattr(__import__(module), algorithm)
+    except (ImportError, AttributeError):  # a build without them: hashlib it is
+        return None
+
+
 _GRAMMAR = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
 
 
@@ -38,7 +64,7 @@ class Digest(NamedTuple):
                 f"unsupported digest algorithm {algorithm!r} in {_short(text)!r}"
                 f" (supported: {', '.join(sorted(_ALGORITHMS))})"
             )
-        length, _ = spec
+        (length,) = spec
         if len(encoded) != length or not re.fullmatch(r"[0-9a-f]+", encoded):
             raise DigestError(
                 f"malformed digest {_short(text)!r}: {algorithm} needs {length} lowercase hex digits"
@@ -47,10 +73,13 @@ class Digest(NamedTuple):
 
     @classmethod
     def of(cls, data: bytes, algorithm: str = "sha256") -> Digest:
-        return cls(algorithm, _ALGORITHMS[algorithm][1](data).hexdigest())
+        h = _new(algorithm, len(data))
+        h.update(data)
+        return cls(algorithm, h.hexdigest())
 
-    def hasher(self) -> Any:
-        return _ALGORITHMS[self.algorithm][1]()
+    def hasher(self, size: int | None = None) -> Any:
+        """A new hash object of this digest's algorithm, for ``size`` bytes if known."""
+        return _new(self.algorithm, size)
 
     @property
     def short(self) -> str:
@@ -60,7 +89,9 @@ class Digest(NamedTuple):
         return f"{self.algorithm}:{self.hex}"
 
     def verify_bytes(self, data: bytes, what: str = "content") -> None:
-        actual = _ALGORITHMS[self.algorithm][1](data).hexdigest()
+        h = _new(self.algorithm, len(data))
+        h.update(data)
+        actual = h.hexdigest()
         if actual != self.hex:
             raise DigestMismatchError(
                 f"{what}: digest mismatch, expected {self}, got {self.algorithm}:{actual}",
@@ -109,7 +140,7 @@ class VerifyingReader:
     ) -> None:
         self._raw = raw
         self._expected = expected
-        self._hasher = expected.hasher()
+        self._hasher = expected.hasher(expected_size)
         self._size = expected_size
         self._max = expected_size if expected_size is not None else max_bytes
         self._done = False

@@ -156,3 +156,20 @@ def test_verifying_reader_readinto() -> None:
     buf = bytearray(5)
     assert r.readinto(buf) == 5 and bytes(buf) == b"hello"
     assert r.read() == b" world"
+
+
+@pytest.mark.parametrize("algorithm", ["sha256", "sha512"])
+@pytest.mark.parametrize("size", [0, 1, 1000, (1 << 18) - 1, 1 << 18, (1 << 18) + 7, 3 << 18])
+def test_small_and_large_content_hash_as_hashlib_does(algorithm: str, size: int) -> None:
+    # below 256 KiB the interpreter's built-in SHA-2 hashes, above it OpenSSL: same digests
+    data = hashlib.sha256(str(size).encode()).digest() * (size // 32 + 1)
+    data = data[:size]
+    expected = hashlib.new(algorithm, data).hexdigest()
+    digest = Digest.of(data, algorithm)
+    assert digest.hex == expected
+    digest.verify_bytes(data)
+    with pytest.raises(DigestMismatchError):
+        digest.verify_bytes(data + b"x")
+    reader = VerifyingReader(io.BytesIO(data), digest, what="blob", expected_size=size)
+    assert reader.read() == data
+    reader.close()

@@ -135,14 +135,14 @@ def code_signature() -> str:
     Any change to a cataloger, even one that forgot to bump its ``version``, gives a
     new key, so a stale analysis is never reused; and computing it imports nothing.
     """
-    import hashlib
+    from customhouse.digest import Digest
 
     here = Path(__file__).resolve().parent
-    h = hashlib.sha256(str(CACHE_FORMAT).encode())
+    parts = [str(CACHE_FORMAT)]
     for p in sorted(here.glob("*.py")):
         st = p.stat()
-        h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns};".encode())
-    return h.hexdigest()[:16]
+        parts.append(f"{p.name}:{st.st_size}:{st.st_mtime_ns};")
+    return Digest.of("".join(parts).encode()).hex[:16]
 
 
 class LayerCache:
@@ -151,10 +151,10 @@ class LayerCache:
     def __init__(self, root: Path, catalogers: Sequence[Cataloger] | None = None) -> None:
         sig = code_signature()
         if catalogers is not None:  # a custom set of catalogers keys its own cache
-            import hashlib
+            from customhouse.digest import Digest
 
             names = ",".join(sorted(f"{c.name}.{c.version}" for c in catalogers))
-            sig += "-" + hashlib.sha256(names.encode()).hexdigest()[:8]
+            sig += "-" + Digest.of(names.encode()).hex[:8]
         self.dir = root / "layers" / f"v{CACHE_FORMAT}-{sig}"
 
     def _path(self, diff_id: str) -> Path:
