@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import struct
@@ -175,3 +176,21 @@ def test_a_name_that_is_not_the_utf8_it_claims_is_an_input_error(tmp_path: Path)
     archive.write_bytes(bytes(data))
     with pytest.raises(AdvisoryError, match="not a readable zip"):
         zip_entries(archive, ImportReport())
+
+
+def test_long_local_extra_fields_and_large_members_read_as_zipfile_reads_them(
+    tmp_path: Path,
+) -> None:
+    archive = tmp_path / "all.zip"
+    noise = b"".join(hashlib.sha256(str(i).encode()).digest() for i in range(2000))  # 64 KB
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        info = zipfile.ZipInfo("PYSEC-1.json")
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.extra = b"\xca\xfe" + struct.pack("<H", 996) + b"x" * 996  # past the read-ahead
+        zf.writestr(info, _record("PYSEC-1"))
+        # incompressible: more compressed bytes than are inflated in one call
+        zf.writestr("PYSEC-2.json", json.dumps({"id": "PYSEC-2", "details": noise.hex()}))
+    with zipfile.ZipFile(archive) as zf:
+        expected = {n: zf.read(n) for n in zf.namelist()}
+        assert zf.getinfo("PYSEC-2.json").compress_size > 16 * 1024
+    assert _read_all(archive) == expected

@@ -219,53 +219,68 @@ def _central_directory(path: Path) -> list[_Member] | None:
 
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, ..., file name length, extra field length
 
+_zlib: Any = zlib  # the stdlib is the fallback
 try:  # ISA-L inflates a small record in two thirds of zlib's time
     from isal import isal_zlib
 
-    _INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, isal_zlib.error)  # type: ignore[assignment]
+    _zlib = isal_zlib
+except ImportError:  # pragma: no cover - isal is a dependency
+    pass
 
-    def _inflater() -> Any:
-        return isal_zlib.decompressobj(-15)
-
-except ImportError:  # pragma: no cover - isal is a dependency; the stdlib is the fallback
-    _INFLATE_ERRORS = (zlib.error,)
-
-    def _inflater() -> Any:
-        return zlib.decompressobj(-15)
+_INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, _zlib.error)
+_HEADER_SLACK = 256  # bytes read beyond the name for the local extra field (0-36 in practice)
+# Deflate expands at most ~1032:1, so a member this small inflates to at most ~17 MB:
+# it is inflated in one call; a larger one in bounded steps.
+_ONE_SHOT = 16 * 1024
 
 
 def read_zip_entry(fd: int, entry: ZipEntry, path: str) -> bytes:
-    """One entry's bytes, checked against the directory's size and CRC (CorruptZipError if they differ)."""
-    name = f"{path}!{entry.name}"
+    """One entry's bytes, checked against the directory's size and CRC (CorruptZipError if
+    they differ). One ``pread`` fetches the local header and the data together."""
+    size = entry.compress_size
     try:
-        header = os.pread(fd, _LOCAL_HEADER.size, entry.offset)
-        if len(header) != _LOCAL_HEADER.size:
-            raise CorruptZipError(f"{name}: corrupt zip entry: truncated header")
-        signature, name_len, extra_len = _LOCAL_HEADER.unpack(header)
+        guess = _LOCAL_HEADER.size + len(entry.name) * 3 + _HEADER_SLACK
+        blob = os.pread(fd, guess + size, entry.offset)
+        if len(blob) < _LOCAL_HEADER.size:
+            raise CorruptZipError(f"{path}!{entry.name}: corrupt zip entry: truncated header")
+        signature, name_len, extra_len = _LOCAL_HEADER.unpack_from(blob)
         if signature != b"PK\x03\x04":
-            raise CorruptZipError(f"{name}: corrupt zip entry: bad local header")
-        start = entry.offset + _LOCAL_HEADER.size + name_len + extra_len
-        raw = os.pread(fd, entry.compress_size, start)
+            raise CorruptZipError(f"{path}!{entry.name}: corrupt zip entry: bad local header")
+        start = _LOCAL_HEADER.size + name_len + extra_len
+        if start + size <= len(blob):
+            raw = blob[start : start + size]
+        else:  # a long extra field, or the data ends early
+            raw = os.pread(fd, size, entry.offset + start)
     except OSError as e:
-        raise CorruptZipError(f"{name}: cannot read zip entry: {e.strerror}") from None
-    if len(raw) != entry.compress_size:
-        raise CorruptZipError(f"{name}: corrupt zip entry: truncated data")
+        raise CorruptZipError(f"{path}!{entry.name}: cannot read zip entry: {e.strerror}") from None
+    if len(raw) != size:
+        raise CorruptZipError(f"{path}!{entry.name}: corrupt zip entry: truncated data")
     if entry.method == zipfile.ZIP_STORED:
         data = raw
     elif entry.method == zipfile.ZIP_DEFLATED:
-        inflater = _inflater()
-        try:  # at most one byte more than the directory says: a liar is caught, not followed
-            data = inflater.decompress(raw, entry.file_size + 1)
-        except _INFLATE_ERRORS as e:
-            raise CorruptZipError(f"{name}: corrupt zip entry: {e}") from None
-        if not inflater.eof and len(data) <= entry.file_size:
-            raise CorruptZipError(f"{name}: corrupt zip entry: truncated deflate stream")
+        data = _inflate(raw, entry, path)
     else:  # bzip2, lzma: rare in feeds; zipfile reads them
-        data = _read_with_zipfile(path, entry.name, name)
+        data = _read_with_zipfile(path, entry.name, f"{path}!{entry.name}")
     if len(data) != entry.file_size:
-        raise CorruptZipError(f"{name}: corrupt zip entry: size differs from the directory's")
-    if zlib.crc32(data) != entry.crc:
-        raise CorruptZipError(f"{name}: corrupt zip entry: CRC mismatch")
+        raise CorruptZipError(
+            f"{path}!{entry.name}: corrupt zip entry: size differs from the directory's"
+        )
+    if _zlib.crc32(data) != entry.crc:
+        raise CorruptZipError(f"{path}!{entry.name}: corrupt zip entry: CRC mismatch")
+    return data
+
+
+def _inflate(raw: bytes, entry: ZipEntry, path: str) -> bytes:
+    try:
+        if len(raw) <= _ONE_SHOT:  # (raises on a stream that stops early)
+            return bytes(_zlib.decompress(raw, -15, entry.file_size or 1))
+        inflater = _zlib.decompressobj(-15)
+        # at most one byte more than the directory says: a liar is caught, not followed
+        data = bytes(inflater.decompress(raw, entry.file_size + 1))
+    except _INFLATE_ERRORS as e:
+        raise CorruptZipError(f"{path}!{entry.name}: corrupt zip entry: {e}") from None
+    if not inflater.eof and len(data) <= entry.file_size:
+        raise CorruptZipError(f"{path}!{entry.name}: corrupt zip entry: truncated deflate stream")
     return data
 
 
