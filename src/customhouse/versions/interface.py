@@ -15,6 +15,8 @@ from typing import Any, ClassVar, Protocol
 from customhouse._records import Frozen
 from customhouse.errors import InputError
 
+_MEMO_MAX = 1 << 16  # versions remembered per scheme
+
 MAX_VERSION_LENGTH = 1024
 """No real version is longer; longer input is rejected before any parsing work."""
 
@@ -119,13 +121,35 @@ class VersionScheme(ABC):
 
     name: ClassVar[str]
 
+    _memo: dict[str, Version | tuple[str, str]]  # text -> its Version, or (scheme, why not)
+
     def parse(self, text: str) -> Version:
-        """Validate ``text`` and return its :class:`Version`, or raise :class:`InvalidVersion`."""
+        """Validate ``text`` and return its :class:`Version`, or raise :class:`InvalidVersion`.
+
+        Results are remembered (Versions are immutable): a scan evaluates the same range
+        bounds for every package that shares an advisory, and every image it scans.
+        """
         if not isinstance(text, str):
             raise InvalidVersion(self.name, repr(text), "a version must be a string")
-        if len(text) > MAX_VERSION_LENGTH:
-            raise InvalidVersion(self.name, text, f"longer than {MAX_VERSION_LENGTH} characters")
-        return Version(text, self, self._parse_key(text))
+        try:
+            memo = self._memo
+        except AttributeError:
+            memo = self._memo = {}
+        known = memo.get(text)
+        if known is None:
+            if len(memo) >= _MEMO_MAX:
+                memo.clear()
+            if len(text) > MAX_VERSION_LENGTH:
+                known = (self.name, f"longer than {MAX_VERSION_LENGTH} characters")
+            else:
+                try:
+                    known = Version(text, self, self._parse_key(text))
+                except InvalidVersion as e:
+                    known = (e.scheme, e.reason)
+            memo[text] = known
+        if type(known) is tuple:
+            raise InvalidVersion(known[0], text, known[1])
+        return known  # type: ignore[return-value]
 
     def compare(self, a: str | Version, b: str | Version) -> int:
         """-1, 0 or 1 as ``a`` sorts before, equal to, or after ``b``."""

@@ -229,3 +229,15 @@ def test_unknown_scheme_and_ecosystem_raise_input_errors() -> None:
     with pytest.raises(UnknownScheme, match="NuGet"):
         scheme_for_ecosystem("NuGet")
     assert all(v in SCHEME_NAMES for v in ECOSYSTEMS.values())
+
+
+@pytest.mark.parametrize("name", ["pep440", "dpkg", "apk", "rpm", "semver", "maven", "gem", "go"])
+def test_a_remembered_parse_answers_as_the_first(name: str) -> None:
+    scheme = get_scheme(name)
+    first = scheme.parse("1.2.3")
+    assert scheme.parse("1.2.3") is first  # remembered: Versions are immutable
+    with pytest.raises(InvalidVersion) as one:
+        scheme.parse("")
+    with pytest.raises(InvalidVersion) as two:
+        scheme.parse("")  # remembered as invalid, with the same message
+    assert str(one.value) == str(two.value)
