@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import struct
@@ -11,6 +12,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from customhouse.advisories.feeds.osv import (
     CorruptZipError,
@@ -19,6 +22,7 @@ from customhouse.advisories.feeds.osv import (
     _zipfile_members,
     read_zip_entry,
     zip_entries,
+    zip_records,
 )
 from customhouse.advisories.osv import AdvisoryError
 
@@ -194,3 +198,49 @@ def test_long_local_extra_fields_and_large_members_read_as_zipfile_reads_them(
         expected = {n: zf.read(n) for n in zf.namelist()}
         assert zf.getinfo("PYSEC-2.json").compress_size > 16 * 1024
     assert _read_all(archive) == expected
+
+
+_GOOD_ZIP_CACHE: list[bytes] = []
+
+
+def _good_zip() -> bytes:
+    if not _GOOD_ZIP_CACHE:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for i in range(3):
+                zf.writestr(f"PYSEC-{i}.json", _record(f"PYSEC-{i}"))
+            zf.writestr("PYSEC-9.json", b'{"id": "PYSEC-9"}', compress_type=zipfile.ZIP_STORED)
+            for method in (zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA):  # read by zipfile
+                zf.writestr(f"PYSEC-{method}.json", _record("PYSEC-M"), compress_type=method)
+        _GOOD_ZIP_CACHE.append(buf.getvalue())
+    return _GOOD_ZIP_CACHE[0]
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)), min_size=1, max_size=6))
+def test_a_damaged_zip_is_an_input_error_never_a_crash(
+    tmp_path: Path, flips: list[tuple[int, int]]
+) -> None:
+    data = bytearray(_good_zip())
+    for at, value in flips:
+        data[at % len(data)] = value
+    archive = tmp_path / "damaged.zip"
+    archive.write_bytes(bytes(data))
+    report = ImportReport()
+    try:
+        entries = zip_entries(archive, report)
+        fd = os.open(archive, os.O_RDONLY)
+        try:
+            for entry in entries:
+                try:
+                    zip_records(fd, entry, str(archive))
+                except CorruptZipError:
+                    break  # the whole zip is refused
+                except AdvisoryError:
+                    continue  # this record is skipped
+        finally:
+            os.close(fd)
+    except AdvisoryError:
+        pass  # "not a readable zip", "too many entries", ...

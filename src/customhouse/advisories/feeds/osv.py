@@ -86,7 +86,14 @@ def records_from_object(obj: Any, name: str, text: bytes | None = None) -> list[
 def open_zip(path: Path) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:  # (a bad UTF-8 name)
+    except (
+        zipfile.BadZipFile,
+        OSError,
+        EOFError,
+        ValueError,  # a name that is not the UTF-8 it claims
+        NotImplementedError,  # a "version needed" zipfile does not know
+        struct.error,
+    ) as e:
         raise AdvisoryError(f"{path}: not a readable zip: {e}") from None
 
 
@@ -285,10 +292,21 @@ def _inflate(raw: bytes, entry: ZipEntry, path: str) -> bytes:
 
 
 def _read_with_zipfile(path: str, member: str, name: str) -> bytes:
+    import lzma
+
     try:
         with zipfile.ZipFile(path) as zf, zf.open(member) as f:
             return f.read(MAX_RECORD_BYTES + 1)
-    except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError, zlib.error) as e:
+    except (
+        zipfile.BadZipFile,
+        NotImplementedError,
+        OSError,  # (bz2's "invalid data stream" too)
+        EOFError,
+        ValueError,  # a local name that is not the UTF-8 it claims
+        RuntimeError,  # encrypted
+        zlib.error,
+        lzma.LZMAError,
+    ) as e:
         raise CorruptZipError(f"{name}: corrupt zip entry: {e}") from None
 
 
