@@ -7,7 +7,7 @@ from typing import IO, Any, NamedTuple, Protocol
 
 from customhouse.errors import DigestError, DigestMismatchError, LimitExceededError
 
-_ALGORITHMS = {"sha256": (64,), "sha512": (128,)}  # algorithm -> (hex length,)
+_HEX_LENGTHS = {"sha256": 64, "sha512": 128}  # the algorithms supported
 _SMALL = 1 << 18  # bytes: below this the interpreter's own SHA-2 is as good as OpenSSL's
 _BUILTIN: dict[str, Any] = {}
 
@@ -58,13 +58,12 @@ class Digest(NamedTuple):
         if len(text) > 256 or not _GRAMMAR.match(text):
             raise DigestError(f"malformed digest {_short(text)!r}: expected 'algorithm:hex'")
         algorithm, _, encoded = text.partition(":")
-        spec = _ALGORITHMS.get(algorithm)
-        if spec is None:
+        length = _HEX_LENGTHS.get(algorithm)
+        if length is None:
             raise DigestError(
                 f"unsupported digest algorithm {algorithm!r} in {_short(text)!r}"
-                f" (supported: {', '.join(sorted(_ALGORITHMS))})"
+                f" (supported: {', '.join(sorted(_HEX_LENGTHS))})"
             )
-        (length,) = spec
         if len(encoded) != length or not re.fullmatch(r"[0-9a-f]+", encoded):
             raise DigestError(
                 f"malformed digest {_short(text)!r}: {algorithm} needs {length} lowercase hex digits"

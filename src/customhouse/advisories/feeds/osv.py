@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import lzma
 import os
 import struct
 import zipfile
@@ -83,17 +84,24 @@ def records_from_object(obj: Any, name: str, text: bytes | None = None) -> list[
     return [parse_vulnerability(obj, name, text=kept)]
 
 
+# What zipfile raises for a damaged zip or member
+_ZIPFILE_ERRORS = (
+    zipfile.BadZipFile,
+    OSError,  # (bz2's "invalid data stream" too)
+    EOFError,
+    ValueError,  # a name that is not the UTF-8 it claims
+    NotImplementedError,  # a "version needed" or method zipfile does not know
+    RuntimeError,  # an encrypted member
+    struct.error,
+    zlib.error,
+    lzma.LZMAError,
+)
+
+
 def open_zip(path: Path) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(path)
-    except (
-        zipfile.BadZipFile,
-        OSError,
-        EOFError,
-        ValueError,  # a name that is not the UTF-8 it claims
-        NotImplementedError,  # a "version needed" zipfile does not know
-        struct.error,
-    ) as e:
+    except _ZIPFILE_ERRORS as e:
         raise AdvisoryError(f"{path}: not a readable zip: {e}") from None
 
 
@@ -292,21 +300,10 @@ def _inflate(raw: bytes, entry: ZipEntry, path: str) -> bytes:
 
 
 def _read_with_zipfile(path: str, member: str, name: str) -> bytes:
-    import lzma
-
     try:
         with zipfile.ZipFile(path) as zf, zf.open(member) as f:
             return f.read(MAX_RECORD_BYTES + 1)
-    except (
-        zipfile.BadZipFile,
-        NotImplementedError,
-        OSError,  # (bz2's "invalid data stream" too)
-        EOFError,
-        ValueError,  # a local name that is not the UTF-8 it claims
-        RuntimeError,  # encrypted
-        zlib.error,
-        lzma.LZMAError,
-    ) as e:
+    except _ZIPFILE_ERRORS as e:
         raise CorruptZipError(f"{name}: corrupt zip entry: {e}") from None
 
 
