@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,10 @@ from customhouse.advisories.feeds.osv import (
     ZipEntry,
     load_text,
     open_fd,
+    read_zip_entry,
+    records_from_data,
     records_from_object,
     zip_entries,
-    zip_records,
 )
 from customhouse.advisories.osv import AdvisoryError
 from customhouse.advisories.store import (
@@ -39,6 +41,7 @@ from customhouse.advisories.store import (
     join_rows,
     record_rows,
 )
+from customhouse.advisories.typed import typed_rows
 from customhouse.errors import SourceError
 
 _SUFFIXES = (".json", ".yaml", ".yml")
@@ -72,7 +75,7 @@ def _units(root: Path, report: ImportReport) -> list[_Unit]:
     units: list[_Unit] = []
     for path in _files(root):
         if path.suffix == ".zip":
-            units.extend((str(path), entry) for entry in zip_entries(path, report))
+            units.extend(zip(repeat(str(path)), zip_entries(path, report)))
         else:
             units.append((str(path), None))
     return units
@@ -120,8 +123,13 @@ def _read_batch(units: Sequence[_Unit], source: str) -> _Batch:
             if fd is None:  # kept open for the next batches
                 fd = _ZIPS[name] = open_fd(Path(name))
             try:
-                for v in zip_records(fd, entry, name):
-                    rows[v.id] = record_rows(v, source)
+                data = read_zip_entry(fd, entry, name)
+                row = typed_rows(data, source) if entry.name.endswith(".json") else None
+                if row is not None:
+                    rows[row[0][0]] = row
+                else:
+                    for v in records_from_data(data, f"{name}!{entry.name}"):
+                        rows[v.id] = record_rows(v, source)
             except CorruptZipError:
                 raise
             except AdvisoryError as e:
@@ -134,6 +142,10 @@ def _read_batch(units: Sequence[_Unit], source: str) -> _Batch:
             if path.stat().st_size > MAX_RECORD_BYTES * 8:
                 raise AdvisoryError(f"{path}: too large for an advisory file")
             data = path.read_bytes()
+            row = typed_rows(data, source) if path.suffix == ".json" else None
+            if row is not None:
+                rows[row[0][0]] = row
+                continue
             obj = load_text(data, path.name)
             if obj is None:
                 batch.skipped.append(f"{path}: empty")
@@ -152,44 +164,65 @@ def _read_batch(units: Sequence[_Unit], source: str) -> _Batch:
 
 def _batches(units: list[_Unit], source: str, workers: int | None) -> Iterator[_Batch]:
     """The batches' results in order: from worker processes when the import is large."""
-    chunks = [units[i : i + _BATCH] for i in range(0, len(units), _BATCH)]
+    spans = [(i, min(i + _BATCH, len(units))) for i in range(0, len(units), _BATCH)]
     if workers is None:
         workers = _WORKERS if len(units) >= _PARALLEL_MIN and (os.cpu_count() or 1) > 1 else 1
-    if workers <= 1 or len(chunks) <= 1:
+    if workers <= 1 or len(spans) <= 1:
         try:
-            for chunk in chunks:
-                yield _load_batch(chunk, source)
+            for start, stop in spans:
+                yield _load_batch(units[start:stop], source)
         finally:
             _close_zips()
         return
     import multiprocessing
 
-    # fork: fast, and the caller's main module is not imported again. The children only
+    # fork: fast, the caller's main module is not imported again, and the children
+    # inherit the units: they are sent a batch's span, not its units. The children only
     # run _load_batch and leave through os._exit: the SQLite connection they inherit is
     # never used or closed by them.
+    global _FORKED
     methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    fork = "fork" in methods
+    ctx = multiprocessing.get_context("fork" if fork else "spawn")
     gc.freeze()  # the children's collector must not touch (and so copy) every inherited page
+    _FORKED = units if fork else None
     try:
-        yield from _pooled(chunks, source, workers, ctx)
+        yield from _pooled(units, spans, source, workers, ctx)
     finally:
+        _FORKED = None
         gc.unfreeze()
 
 
-def _pooled(chunks: list[list[_Unit]], source: str, workers: int, ctx: Any) -> Iterator[_Batch]:
+_FORKED: list[_Unit] | None = None  # the units a pool's forked children inherit
+
+
+def _load_span(start: int, stop: int, source: str) -> _Batch:
+    """A batch of the units this forked child inherited (in a worker)."""
+    assert _FORKED is not None
+    return _load_batch(_FORKED[start:stop], source)
+
+
+def _pooled(
+    units: list[_Unit], spans: list[tuple[int, int]], source: str, workers: int, ctx: Any
+) -> Iterator[_Batch]:
     from concurrent.futures import ProcessPoolExecutor
+
+    def submit(start: int, stop: int) -> Future[_Batch]:
+        if _FORKED is not None:
+            return pool.submit(_load_span, start, stop, source)
+        return pool.submit(_load_batch, units[start:stop], source)
 
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         pending: deque[Future[_Batch]] = deque()
-        todo = iter(chunks)
-        for chunk in todo:
-            pending.append(pool.submit(_load_batch, chunk, source))
+        todo = iter(spans)
+        for start, stop in todo:
+            pending.append(submit(start, stop))
             if len(pending) >= _AHEAD:
                 break
         while pending:
             result = pending.popleft().result()  # a worker's exception is raised here
-            for chunk in todo:
-                pending.append(pool.submit(_load_batch, chunk, source))
+            for start, stop in todo:
+                pending.append(submit(start, stop))
                 break
             yield result
 

@@ -62,7 +62,7 @@ CREATE TABLE affected (
 CREATE TABLE aliases (alias TEXT NOT NULL, vuln_id TEXT NOT NULL);
 """
 # One ``affected`` row per entry of a record that names a package: ``live`` is 0 when
-# the record is withdrawn; ``entry`` is the entry's matching view (see _encode_entry)
+# the record is withdrawn; ``entry`` is the entry's matching view (see entry_json)
 # without the listed versions that have a canonical key (see _version_keys); ``vkeys``
 # holds those keys as " k1 k2 ... ", so "is the installed version listed?" is one
 # substring test instead of decoding and comparing the list.
@@ -507,8 +507,12 @@ def _loads(text: str | bytes) -> Any:
 def _dumps(obj: Any) -> str:
     fast = _orjson()
     if fast:
-        return str(fast.dumps(obj), "utf-8")
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)  # pragma: no cover
+        try:
+            return str(fast.dumps(obj), "utf-8")
+        except TypeError:  # an integer beyond 64 bits, a lone surrogate: JSON allows both
+            pass
+    # ASCII: a lone surrogate, escaped, is still stored (SQLite takes only UTF-8)
+    return json.dumps(obj, separators=(",", ":"))
 
 
 RecordRows = tuple[tuple[str, str, str, str | None, str], list[AffectedRow], list[tuple[str, str]]]
@@ -524,8 +528,7 @@ def record_rows(v: Vulnerability, source: str) -> RecordRows:
     objects are still in the CPU's caches: a second pass over a batch took twice as long."""
     vid = v.id
     raw = v.raw
-    # the record's own JSON when it came compact, else written compact (smaller DB)
-    text = v.text if v.text is not None and "\n" not in v.text else _dumps(raw)
+    text = (v.text is not None and stored_json(v.text)) or _dumps(raw)
     live = v.withdrawn is None
     aff_rows: list[AffectedRow] = []
     for a in raw.get("affected") or ():
@@ -537,12 +540,42 @@ def record_rows(v: Vulnerability, source: str) -> RecordRows:
             continue
         versions = a.get("versions")
         vkeys, rest = _version_keys(eco, versions) if versions else (None, None)
-        aff_rows.append((eco, normalize_name(eco, name), vid, live, _encode_entry(a, rest), vkeys))
+        ranges = [
+            # each event is an object of exactly one key (validated): its one (kind, value) pair
+            [r["type"], list(_chain(map(dict.items, r.get("events") or ()))), r.get("repo")]
+            for r in a.get("ranges") or ()
+            if r["type"] != "GIT"
+        ]
+        severity = [[x["type"], x["score"]] for x in a.get("severity") or ()]
+        entry = entry_json(
+            name,
+            pkg.get("purl"),
+            ranges,
+            rest,
+            a.get("ecosystem_specific"),
+            a.get("database_specific"),
+            severity,
+        )
+        aff_rows.append((eco, normalize_name(eco, name), vid, live, entry, vkeys))
     return (
         (vid, source, v.modified, v.withdrawn, text),
         aff_rows,
         [(alias, vid) for alias in v.aliases],
     )
+
+
+def stored_json(text: str) -> str | None:
+    """The JSON a record that arrived as JSON ``text`` is stored as: the text itself,
+    made compact when it is not (osv.dev writes its files indented); None when only the
+    stdlib could parse it (NaN, a lone surrogate): the parsed record is written instead."""
+    if "\n" not in text:  # (a newline in JSON can only be whitespace between tokens)
+        return text
+    import msgspec  # (writers only)
+
+    try:
+        return msgspec.json.format(text, indent=-1)
+    except msgspec.DecodeError:
+        return None
 
 
 def join_rows(records: Iterable[RecordRows]) -> PreparedRows:
@@ -565,23 +598,26 @@ def join_rows(records: Iterable[RecordRows]) -> PreparedRows:
 _chain = chain.from_iterable
 
 
-def _encode_entry(a: dict[str, Any], rest: list[str] | None) -> str:
-    pkg = a["package"]
-    ranges = [
-        # each event is an object of exactly one key (validated): its one (kind, value) pair
-        [r["type"], list(_chain(map(dict.items, r.get("events") or ()))), r.get("repo")]
-        for r in a.get("ranges") or ()
-        if r["type"] != "GIT"
-    ]
-    severity = [[x["type"], x["score"]] for x in a.get("severity") or ()]
+def entry_json(
+    name: str,
+    purl: Any,
+    ranges: list[Any],
+    rest: list[str] | None,
+    ecosystem_specific: Any,
+    database_specific: Any,
+    severity: list[list[str]],
+) -> str:
+    """An entry's stored matching view (see above), from its parts: ``ranges`` are
+    [type, [(kind, value), ...], repo] without GIT ones, ``rest`` the listed versions
+    without a key, ``severity`` [type, score] pairs."""
     return _dumps(
         [
-            pkg["name"],
-            pkg.get("purl"),
+            name,
+            purl,
             ranges,
             rest or [],
-            a.get("ecosystem_specific") or {},
-            a.get("database_specific") or {},
+            ecosystem_specific or {},
+            database_specific or {},
             severity,
         ]
     )
@@ -637,8 +673,10 @@ def _package_order(row: tuple[str, str, str, int, str, str | None]) -> tuple[str
 _N = r"(?:0|[1-9][0-9]*)"
 _PEP440_NORMAL = rf"{_N}(?:\.{_N})*(?:(?:a|b|rc){_N})?(?:\.post{_N})?(?:\.dev{_N})?"
 _PEP440_ONE = re.compile(_PEP440_NORMAL, re.ASCII)
-# a run of ".0" release components that ends the release (only the release has ".0")
-_PEP440_ZEROS = re.compile(r"(?:\.0)+(?=$|a|b|rc|\.post|\.dev)", re.ASCII)
+# a run of ".0" release components that ends the release (only the release has ".0"),
+# in one version or in several joined by spaces; written to start with a literal, which
+# lets the regex engine skip ahead to each ".0" (twice as fast as "(?:\.0)+")
+_PEP440_ZEROS = re.compile(r"\.0(?:\.0)*(?=$| |a|b|rc|\.post|\.dev)", re.ASCII)
 _TUPLE_KEYED = frozenset({"dpkg", "apk", "rpm", "semver", "gem", "go"})
 _KEYERS: dict[str, Callable[[str], str | None] | None] = {}
 
@@ -646,9 +684,12 @@ _KEYERS: dict[str, Callable[[str], str | None] | None] = {}
 _MAX_VERSION_LENGTH = 1024  # = versions.interface.MAX_VERSION_LENGTH (longer never parses)
 
 
+_strip_zeros = partial(_PEP440_ZEROS.sub, "")
+
+
 def _pep440_key(text: str) -> str | None:
     if len(text) <= _MAX_VERSION_LENGTH and _PEP440_ONE.fullmatch(text):
-        return _PEP440_ZEROS.sub("", text)
+        return _strip_zeros(text)
     from customhouse.versions import InvalidVersion, get_scheme
 
     try:
@@ -722,11 +763,10 @@ def _version_keys(ecosystem: str, versions: list[str]) -> tuple[str | None, list
 
     Feeds list the same versions again and again: the records of a package often
     list exactly the same releases (half of the real PyPA lists are repeats), and
-    the others share most of them. So whole lists are remembered, and else the key
-    of each version: most lists cost one lookup, the others one lookup per item.
+    the others share most of them. So whole lists are remembered (here), and else the
+    key of each version (:func:`list_keys`).
     """
-    keyer = _keyer(ecosystem)
-    if keyer is None:
+    if _keyer(ecosystem) is None:
         return None, list(versions)
     whole = (ecosystem, tuple(versions))
     known = _LIST_CACHE.get(whole)
@@ -734,19 +774,24 @@ def _version_keys(ecosystem: str, versions: list[str]) -> tuple[str | None, list
         return known[0], list(known[1])
     if len(_LIST_CACHE) >= _LIST_CACHE_MAX:
         _LIST_CACHE.clear()
-    result = _LIST_CACHE[whole] = _item_keys(keyer, ecosystem, versions)
+    result = _LIST_CACHE[whole] = list_keys(ecosystem, versions)
     return result[0], list(result[1])
 
 
-def _item_keys(
-    keyer: Callable[[str], str | None], ecosystem: str, versions: list[str]
-) -> tuple[str | None, list[str]]:
+def list_keys(ecosystem: str, versions: list[str]) -> tuple[str | None, list[str]]:
+    """:func:`_version_keys` without its cache of whole lists: each version's key is
+    remembered, and most lists cost one lookup per item, in a C-speed loop."""
+    keyer = _keyer(ecosystem)
+    if keyer is None:
+        return None, list(versions)
     cache = _KEY_CACHES.get(ecosystem)
     if cache is None or len(cache) > _KEY_CACHE_MAX:
         cache = _KEY_CACHES[ecosystem] = {}
-    for text in filterfalse(cache.__contains__, versions):  # (the filter loops at C speed)
-        cache[text] = keyer(text) or ""
-    keys = list(map(cache.__getitem__, versions))
+    keys = list(map(cache.get, versions))
+    if None in keys:  # versions not seen before: key them, then look the list up again
+        for text in filterfalse(cache.__contains__, versions):
+            cache[text] = keyer(text) or ""
+        keys = list(map(cache.__getitem__, versions))
     if "" not in keys:
         return f" {' '.join(keys)} ", []  # type: ignore[arg-type]
     rest = [v for v, k in zip(versions, keys, strict=True) if not k]

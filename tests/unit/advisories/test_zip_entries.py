@@ -137,8 +137,21 @@ def test_lying_compressed_sizes_and_encrypted_entries_are_reported_and_left_out(
     assert report.skipped == [f"{archive}!PYSEC-1.json: encrypted"]
 
 
+def _with_zip64_end(data: bytes) -> bytes:
+    """The zip ``data`` (no comment) with a ZIP64 end of central directory record, as zipfile
+    writes one for more than 65,535 members."""
+    end = len(data) - 22
+    count, cd_size, cd_offset = struct.unpack_from("<HLL", data, end + 10)
+    record = struct.pack(
+        "<4sQHHLLQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, cd_size, cd_offset
+    )
+    locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, end, 1)
+    eocd = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    return data[:end] + record + locator + eocd
+
+
 @pytest.mark.parametrize(
-    "variant", ["plain", "utf8-names", "comment", "zip64", "prepended", "dirs"]
+    "variant", ["plain", "utf8-names", "comment", "zip64", "zip64-end", "prepended", "dirs"]
 )
 def test_the_central_directory_is_read_as_zipfile_reads_it(tmp_path: Path, variant: str) -> None:
     archive = tmp_path / "all.zip"
@@ -156,6 +169,8 @@ def test_the_central_directory_is_read_as_zipfile_reads_it(tmp_path: Path, varia
             zf.comment = b"osv"
     if variant == "prepended":  # a zip after other data: offsets are shifted (zipfile allows it)
         archive.write_bytes(b"#!/bin/sh\nexit 0\n" + archive.read_bytes())
+    if variant == "zip64-end":
+        archive.write_bytes(_with_zip64_end(archive.read_bytes()))
     fast = _central_directory(archive)
     expected = _zipfile_members(archive)  # zipfile's own reading
     if variant in ("comment", "prepended"):
@@ -168,6 +183,16 @@ def test_the_central_directory_is_read_as_zipfile_reads_it(tmp_path: Path, varia
         (m[0], m[6], m[3]) for m in expected if m[0].endswith(".json")
     ]
     assert len(_read_all(archive)) == 3
+
+
+def test_a_zip_of_more_than_65535_members_is_read_in_one_pass(tmp_path: Path) -> None:
+    archive = tmp_path / "all.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
+        for i in range(65_540):  # zipfile writes ZIP64 end records for these
+            zf.writestr(f"R-{i}.json", b"{}")
+    assert archive.read_bytes()[-42:-38] == b"PK\x06\x07"  # a ZIP64 locator
+    fast = _central_directory(archive)
+    assert fast is not None and fast == _zipfile_members(archive)
 
 
 def test_a_name_that_is_not_the_utf8_it_claims_is_an_input_error(tmp_path: Path) -> None:
@@ -219,11 +244,14 @@ def _good_zip() -> bytes:
 @settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)), min_size=1, max_size=6))
+@given(
+    st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)), min_size=1, max_size=6),
+    st.booleans(),
+)
 def test_a_damaged_zip_is_an_input_error_never_a_crash(
-    tmp_path: Path, flips: list[tuple[int, int]]
+    tmp_path: Path, flips: list[tuple[int, int]], zip64_end: bool
 ) -> None:
-    data = bytearray(_good_zip())
+    data = bytearray(_with_zip64_end(_good_zip()) if zip64_end else _good_zip())
     for at, value in flips:
         data[at % len(data)] = value
     archive = tmp_path / "damaged.zip"

@@ -44,14 +44,15 @@ def load_text(data: bytes, name: str) -> Any:
 
 
 def _json_loads(data: bytes) -> Any:
+    # msgspec, as the typed import path (typed.py) decodes: integers beyond 64 bits stay
+    # exact (orjson makes floats of them); the stdlib takes what it refuses (NaN, a lone
+    # surrogate, UTF-16), and its message names the problem better
+    import msgspec
+
     try:
-        import orjson
-    except ImportError:  # pragma: no cover
+        return msgspec.json.decode(data)
+    except msgspec.DecodeError:
         return json.loads(data)
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return json.loads(data)  # the stdlib's message names the problem better
 
 
 _LOADER: Any = None
@@ -80,7 +81,12 @@ def records_from_object(obj: Any, name: str, text: bytes | None = None) -> list[
     """OSV records from a parsed file; ``text``, the file's JSON, is kept for a single record."""
     if isinstance(obj, list):
         return [parse_vulnerability(o, f"{name}[{i}]") for i, o in enumerate(obj)]
-    kept = text.decode("utf-8", "replace") if text is not None else None
+    kept = None
+    if text is not None:
+        try:
+            kept = text.decode("utf-8")
+        except UnicodeDecodeError:  # JSON in UTF-16 or -32: the parsed record is stored
+            pass
     return [parse_vulnerability(obj, name, text=kept)]
 
 
@@ -133,26 +139,33 @@ def zip_entries(path: Path, report: ImportReport) -> list[ZipEntry]:
     for name, flags, method, crc, compress_size, file_size, offset in members:
         if name.endswith("/") or not name.endswith((".json", ".yaml", ".yml")):
             continue
-        where = f"{path}!{name}"
         if (
             file_size > MAX_RECORD_BYTES
             or file_size > MAX_ZIP_RATIO * max(compress_size, 1) + 65536
         ):
-            report.skipped.append(f"{where}: {file_size} bytes (zip bomb?)")
+            report.skipped.append(f"{path}!{name}: {file_size} bytes (zip bomb?)")
         elif compress_size > file_size + file_size // 64 + 1024:
             # more than deflate's worst case, or than a stored entry's size
             report.skipped.append(
-                f"{where}: {compress_size} compressed bytes for {file_size} (corrupt sizes)"
+                f"{path}!{name}: {compress_size} compressed bytes for {file_size} (corrupt sizes)"
             )
         elif flags & 1:
-            report.skipped.append(f"{where}: encrypted")
-        else:
-            out.append(ZipEntry(name, offset, compress_size, file_size, crc, method))
+            report.skipped.append(f"{path}!{name}: encrypted")
+        else:  # (tuple.__new__: at C speed; an all.zip has hundreds of thousands)
+            out.append(_new(ZipEntry, (name, offset, compress_size, file_size, crc, method)))
     return out
 
 
+_new = tuple.__new__
 _EOCD = struct.Struct("<4s4H2LH")  # end of central directory record
-_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")  # central directory file header
+# ZIP64 end of central directory record: signature, its length after this field, (the
+# versions), disk, disk of the directory, entries on this disk, entries, directory size
+# and offset; and its locator: signature, disk of the record, its offset, disks
+_ZIP64_EOCD = struct.Struct("<4sQ4x2L4Q")
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")
+# central directory file header: signature, (versions), flags, method, (time, date), CRC,
+# sizes, lengths of name, extra field and comment, (disk, attributes), local header offset
+_CENTRAL = struct.Struct("<4s4xHH4xLLLHHH8xL")
 _Member = tuple[str, int, int, int, int, int, int]  # name, flags, method, crc, sizes, offset
 
 
@@ -173,60 +186,65 @@ def _zipfile_members(path: Path) -> list[_Member]:
 
 
 def _central_directory(path: Path) -> list[_Member] | None:
-    """The members of a plain zip (one disk, no ZIP64, no comment, nothing before it), read
-    in one pass: ``zipfile`` builds a ZipInfo per member, 17 us each here, which was most
-    of an ``all.zip``'s listing. None for any other zip, which ``zipfile`` then reads."""
+    """The members of a plain zip (one disk, no comment, nothing before it; ZIP64 only for
+    the member count, as zipfile writes more than 65,535 members), read in one pass:
+    ``zipfile`` builds a ZipInfo per member, 17 us each here, which was most of an
+    ``all.zip``'s listing. None for any other zip, which ``zipfile`` then reads."""
     try:
         with open(path, "rb") as f:
             size = f.seek(0, os.SEEK_END)
             if size < _EOCD.size:
                 return None
-            f.seek(size - _EOCD.size)
+            end = size - _EOCD.size
+            f.seek(end)
             sig, disk, cd_disk, on_disk, count, cd_size, cd_offset, comment = _EOCD.unpack(
                 f.read(_EOCD.size)
             )
-            if (
-                sig != b"PK\x05\x06"
-                or disk
-                or cd_disk
-                or on_disk != count
-                or comment
-                or count > MAX_ZIP_ENTRIES
-                or cd_offset + cd_size != size - _EOCD.size
-            ):
+            if sig != b"PK\x05\x06" or disk or cd_disk or on_disk != count or comment:
+                return None
+            if count == 0xFFFF or 0xFFFFFFFF in (cd_size, cd_offset):  # see the ZIP64 record
+                end -= _ZIP64_LOCATOR.size + _ZIP64_EOCD.size
+                if end < 0:
+                    return None
+                f.seek(end)
+                record = f.read(_ZIP64_EOCD.size + _ZIP64_LOCATOR.size)
+                (sig, length, disk, cd_disk, on_disk, count, cd_size, cd_offset) = (
+                    _ZIP64_EOCD.unpack_from(record)
+                )
+                lsig, ldisk, where, disks = _ZIP64_LOCATOR.unpack_from(record, _ZIP64_EOCD.size)
+                if (
+                    sig != b"PK\x06\x06"
+                    or length != _ZIP64_EOCD.size - 12  # (no extensible data)
+                    or disk
+                    or cd_disk
+                    or on_disk != count
+                    or lsig != b"PK\x06\x07"
+                    or ldisk
+                    or where != end
+                    or disks != 1
+                ):
+                    return None
+            if count > MAX_ZIP_ENTRIES or cd_offset + cd_size != end:
                 return None
             f.seek(cd_offset)
             cd = f.read(cd_size)
     except OSError:
         return None
     members: list[_Member] = []
-    pos, header = 0, _CENTRAL.size
+    pos, header, unpack = 0, _CENTRAL.size, _CENTRAL.unpack_from
     try:
         for _ in range(count):
-            (
-                sig,
-                *_v,
-                flags,
-                method,
-                _t,
-                _d,
-                crc,
-                csize,
-                usize,
-                nlen,
-                xlen,
-                clen,
-                _n,
-                _i,
-                _e,
-                offset,
-            ) = _CENTRAL.unpack_from(cd, pos)
+            sig, flags, method, crc, csize, usize, nlen, xlen, clen, offset = unpack(cd, pos)
             if sig != b"PK\x01\x02" or 0xFFFFFFFF in (csize, usize, offset):
                 return None  # ZIP64 sizes or offsets
-            raw = cd[pos + header : pos + header + nlen]
-            name = raw.decode("utf-8" if flags & 0x800 else "cp437").split("\0", 1)[0]
+            start = pos + header
+            raw = cd[start : start + nlen]
+            # (ASCII, the usual case, reads the same in both encodings, and decodes fastest)
+            name = raw.decode("ascii" if raw.isascii() else "utf-8" if flags & 0x800 else "cp437")
+            if "\0" in name:
+                name = name.split("\0", 1)[0]
             members.append((name, flags, method, crc, csize, usize, offset))
-            pos += header + nlen + xlen + clen
+            pos = start + nlen + xlen + clen
     except (struct.error, UnicodeDecodeError):
         return None
     return members if pos == cd_size else None
@@ -268,6 +286,8 @@ def read_zip_entry(fd: int, entry: ZipEntry, path: str) -> bytes:
             raw = os.pread(fd, size, entry.offset + start)
     except OSError as e:
         raise CorruptZipError(f"{path}!{entry.name}: cannot read zip entry: {e.strerror}") from None
+    except OverflowError:  # an offset or size no file has (a damaged ZIP64 field)
+        raise CorruptZipError(f"{path}!{entry.name}: corrupt zip entry: bad offset") from None
     if len(raw) != size:
         raise CorruptZipError(f"{path}!{entry.name}: corrupt zip entry: truncated data")
     if entry.method == zipfile.ZIP_STORED:
@@ -310,9 +330,14 @@ def _read_with_zipfile(path: str, member: str, name: str) -> bytes:
 def zip_records(fd: int, entry: ZipEntry, path: str) -> list[Vulnerability]:
     """The records of one entry of the zip open as ``fd``: AdvisoryError for a bad record,
     CorruptZipError for a corrupt zip."""
-    data = read_zip_entry(fd, entry, path)
-    text = data if entry.name.endswith(".json") else None
-    return records_from_object(load_text(data, entry.name), f"{path}!{entry.name}", text)
+    return records_from_data(read_zip_entry(fd, entry, path), f"{path}!{entry.name}")
+
+
+def records_from_data(data: bytes, what: str) -> list[Vulnerability]:
+    """The records of a file's (or zip entry's) bytes; ``what`` names it, and its suffix
+    says the format (JSON, whose text is kept, or YAML)."""
+    text = data if what.endswith(".json") else None
+    return records_from_object(load_text(data, what), what, text)
 
 
 class CorruptZipError(AdvisoryError):
