@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import os
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,7 +37,9 @@ from customhouse.advisories.osv import AdvisoryError
 from customhouse.advisories.store import (
     PreparedRows,
     RecordRows,
+    RowWriter,
     StoreBuilder,
+    WriterSpec,
     join_rows,
     record_rows,
 )
@@ -69,6 +71,9 @@ class _Batch:
     files: int = 0
     skipped: list[str] = field(default_factory=list)
     secdb: list[tuple[Any, str]] = field(default_factory=list)  # (document, path)
+    where: dict[str, int] = field(default_factory=dict)  # id -> index of its unit in the batch
+    # what a worker wrote into the database itself (rows are then left empty)
+    written: list[tuple[str, str, int]] = field(default_factory=list)  # (id, modified, unit)
 
 
 def _units(root: Path, report: ImportReport) -> list[_Unit]:
@@ -117,7 +122,8 @@ def _read_batch(units: Sequence[_Unit], source: str) -> _Batch:
     # each record's rows are made as soon as it is parsed (see record_rows)
     rows: dict[str, RecordRows] = {}
     batch = _Batch(rows=([], [], []))
-    for name, entry in units:
+    where = batch.where
+    for at, (name, entry) in enumerate(units):
         if entry is not None:
             fd = _ZIPS.get(name)
             if fd is None:  # kept open for the next batches
@@ -127,9 +133,11 @@ def _read_batch(units: Sequence[_Unit], source: str) -> _Batch:
                 row = typed_rows(data, source) if entry.name.endswith(".json") else None
                 if row is not None:
                     rows[row[0][0]] = row
+                    where[row[0][0]] = at
                 else:
                     for v in records_from_data(data, f"{name}!{entry.name}"):
                         rows[v.id] = record_rows(v, source)
+                        where[v.id] = at
             except CorruptZipError:
                 raise
             except AdvisoryError as e:
@@ -145,6 +153,7 @@ def _read_batch(units: Sequence[_Unit], source: str) -> _Batch:
             row = typed_rows(data, source) if path.suffix == ".json" else None
             if row is not None:
                 rows[row[0][0]] = row
+                where[row[0][0]] = at
                 continue
             obj = load_text(data, path.name)
             if obj is None:
@@ -156,14 +165,21 @@ def _read_batch(units: Sequence[_Unit], source: str) -> _Batch:
             text = data if path.suffix == ".json" else None
             for v in records_from_object(obj, name, text):
                 rows[v.id] = record_rows(v, source)
+                where[v.id] = at
         except AdvisoryError as e:
             batch.skipped.append(str(e))
     batch.rows = join_rows(rows.values())
     return batch
 
 
-def _batches(units: list[_Unit], source: str, workers: int | None) -> Iterator[_Batch]:
-    """The batches' results in order: from worker processes when the import is large."""
+def _batches(
+    builder: StoreBuilder, units: list[_Unit], source: str, workers: int | None
+) -> Iterator[_Batch]:
+    """The batches' results in order: from worker processes when the import is large.
+
+    Forked workers write their rows into the database themselves (:class:`RowWriter`),
+    while the builder has handed it over; their batches then carry only what was written.
+    """
     spans = [(i, min(i + _BATCH, len(units))) for i in range(0, len(units), _BATCH)]
     if workers is None:
         workers = _WORKERS if len(units) >= _PARALLEL_MIN and (os.cpu_count() or 1) > 1 else 1
@@ -178,53 +194,78 @@ def _batches(units: list[_Unit], source: str, workers: int | None) -> Iterator[_
 
     # fork: fast, the caller's main module is not imported again, and the children
     # inherit the units: they are sent a batch's span, not its units. The children only
-    # run _load_batch and leave through os._exit: the SQLite connection they inherit is
-    # never used or closed by them.
+    # run _load_span and leave through os._exit: the SQLite connection they inherit is
+    # never used or closed by them (they open their own).
+    if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover - Windows
+        yield from _pooled_spawned(units, spans, source, workers)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
     global _FORKED
-    methods = multiprocessing.get_all_start_methods()
-    fork = "fork" in methods
-    ctx = multiprocessing.get_context("fork" if fork else "spawn")
+    ctx = multiprocessing.get_context("fork")
+    spec = builder.hand_over()
     gc.freeze()  # the children's collector must not touch (and so copy) every inherited page
-    _FORKED = units if fork else None
+    _FORKED = units
     try:
-        yield from _pooled(units, spans, source, workers, ctx)
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=ctx,
+            initializer=_start_writer,
+            initargs=(spec, ctx.Lock()),
+        ) as pool:
+            yield from _in_order(pool, spans, lambda a, b: pool.submit(_load_span, a, b, source))
     finally:
         _FORKED = None
         gc.unfreeze()
 
 
 _FORKED: list[_Unit] | None = None  # the units a pool's forked children inherit
+_WRITER: RowWriter | None = None  # a forked child's connection to the database
+
+
+def _start_writer(spec: WriterSpec, lock: Any) -> None:
+    global _WRITER
+    _WRITER = RowWriter(spec, lock)
 
 
 def _load_span(start: int, stop: int, source: str) -> _Batch:
-    """A batch of the units this forked child inherited (in a worker)."""
-    assert _FORKED is not None
-    return _load_batch(_FORKED[start:stop], source)
+    """A batch of the units this forked child inherited, written (in a worker)."""
+    assert _FORKED is not None and _WRITER is not None
+    batch = _load_batch(_FORKED[start:stop], source)
+    vuln_rows = batch.rows[0]
+    if vuln_rows:
+        _WRITER.write(batch.rows)
+        where = batch.where
+        batch.written = [(r[0], r[2], start + where[r[0]]) for r in vuln_rows]
+    batch.rows = ([], [], [])
+    batch.where = {}
+    return batch
 
 
-def _pooled(
-    units: list[_Unit], spans: list[tuple[int, int]], source: str, workers: int, ctx: Any
+def _in_order(
+    pool: Any, spans: list[tuple[int, int]], submit: Callable[[int, int], Future[_Batch]]
+) -> Iterator[_Batch]:
+    pending: deque[Future[_Batch]] = deque()
+    todo = iter(spans)
+    for start, stop in todo:
+        pending.append(submit(start, stop))
+        if len(pending) >= _AHEAD:
+            break
+    while pending:
+        result = pending.popleft().result()  # a worker's exception is raised here
+        for start, stop in todo:
+            pending.append(submit(start, stop))
+            break
+        yield result
+
+
+def _pooled_spawned(  # pragma: no cover - where processes cannot fork (Windows)
+    units: list[_Unit], spans: list[tuple[int, int]], source: str, workers: int
 ) -> Iterator[_Batch]:
     from concurrent.futures import ProcessPoolExecutor
 
-    def submit(start: int, stop: int) -> Future[_Batch]:
-        if _FORKED is not None:
-            return pool.submit(_load_span, start, stop, source)
-        return pool.submit(_load_batch, units[start:stop], source)
-
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        pending: deque[Future[_Batch]] = deque()
-        todo = iter(spans)
-        for start, stop in todo:
-            pending.append(submit(start, stop))
-            if len(pending) >= _AHEAD:
-                break
-        while pending:
-            result = pending.popleft().result()  # a worker's exception is raised here
-            for start, stop in todo:
-                pending.append(submit(start, stop))
-                break
-            yield result
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        yield from _in_order(pool, spans, lambda a, b: pool.submit(_load_batch, units[a:b], source))
 
 
 def import_paths(
@@ -286,8 +327,10 @@ def _add_units(
     secdb: SecdbCollector | None,
 ) -> dict[str, str]:
     written: dict[str, str] = {}
+    by_workers: dict[str, int] = {}  # id -> unit of its last record, as workers wrote them
+    twice: set[str] = set()  # ids workers wrote more than once
     with _collector_paused():
-        for batch in _batches(units, source, workers):
+        for batch in _batches(builder, units, source, workers):
             report.files += batch.files
             report.skipped.extend(batch.skipped)
             for obj, name in batch.secdb:
@@ -299,4 +342,31 @@ def _add_units(
             if batch.rows[0]:
                 written.update((r[0], r[2]) for r in batch.rows[0])
                 builder.add_rows(batch.rows)  # replaces an id an earlier batch wrote
+            for vid, modified, unit in batch.written:
+                if vid in by_workers:
+                    twice.add(vid)
+                by_workers[vid] = unit
+                written[vid] = modified
+        twice.update(builder.take_back(by_workers))  # (nothing to take back without workers)
+        if twice:
+            _settle(builder, units, {vid: by_workers[vid] for vid in twice}, source)
     return written
+
+
+def _settle(builder: StoreBuilder, units: list[_Unit], last: dict[str, int], source: str) -> None:
+    """Make the last record of each id in ``last`` (id -> its unit) the one stored.
+
+    Workers write their batches as they finish them, not in order, and without replacing
+    what a new database held before (it has no index yet): an id they wrote twice, or
+    that was there before, is settled here, in the rare imports that have one."""
+    builder.drop(last)
+    for unit in sorted(set(last.values())):
+        batch = _load_batch([units[unit]], source)
+        vuln_rows, aff_rows, alias_rows = batch.rows
+        builder.add_rows(
+            (
+                [r for r in vuln_rows if last.get(r[0]) == unit],
+                [r for r in aff_rows if last.get(r[2]) == unit],
+                [r for r in alias_rows if last.get(r[1]) == unit],
+            )
+        )

@@ -19,11 +19,11 @@ msgspec is imported only by writers (it costs ~50 ms to import): a scan never lo
 # Annotations are evaluated, not postponed (no ``from __future__ import annotations``):
 # msgspec reads the field types of its structures at class creation.
 from itertools import chain
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
-from customhouse.advisories.osv import _EVENT_KINDS, _ID, normalize_name
+from customhouse.advisories.osv import _ID, normalize_name
 from customhouse.advisories.store import (
     AffectedRow,
     RecordRows,
@@ -35,6 +35,9 @@ from customhouse.advisories.store import (
 _MAX_ID_LENGTH = 200  # as osv.parse_vulnerability
 
 
+_Kind = Literal["introduced", "fixed", "last_affected", "limit"]  # as osv._EVENT_KINDS
+
+
 # gc=False: instances hold no reference cycles, and the collector need not track them
 class _Package(msgspec.Struct, gc=False):
     ecosystem: str
@@ -44,7 +47,7 @@ class _Package(msgspec.Struct, gc=False):
 
 class _Range(msgspec.Struct, gc=False):
     type: str
-    events: list[dict[str, str]]  # each of one key, an event kind (checked below)
+    events: list[dict[_Kind, str]]  # each of exactly one key (checked below)
     repo: str | None = None
 
 
@@ -81,6 +84,9 @@ _decode = msgspec.json.Decoder(_Record).decode
 _decode_versions = msgspec.json.Decoder(list[str]).decode
 _chain = chain.from_iterable
 
+_ONE = {1}
+_NAMES: dict[tuple[str, str], str] = {}  # (ecosystem, name) -> normalized: names repeat
+_NAMES_MAX = 1 << 16
 _NONE: tuple[None, None] = (None, None)
 # An ecosystem's version lists, by their JSON: -> (vkeys, versions without a key). Feeds
 # list the same releases again and again (the records of one package); a list seen
@@ -139,9 +145,8 @@ def typed_rows(data: bytes, source: str) -> RecordRows | None:
         ranges = []
         for r in a.ranges:
             events = r.events
-            for ev in events:
-                if len(ev) != 1 or not _EVENT_KINDS.issuperset(ev):
-                    return None
+            if events and set(map(len, events)) != _ONE:  # (the kinds are checked by type)
+                return None
             if r.type != "GIT":
                 ranges.append([r.type, list(_chain(map(dict.items, events))), r.repo])
         pkg = a.package
@@ -163,7 +168,12 @@ def typed_rows(data: bytes, source: str) -> RecordRows | None:
             a.database_specific,
             [[s.type, s.score] for s in a.severity],
         )
-        aff_rows.append((eco, normalize_name(eco, name), vid, live, entry, vkeys))
+        key = _NAMES.get((eco, name))
+        if key is None:
+            if len(_NAMES) >= _NAMES_MAX:
+                _NAMES.clear()
+            key = _NAMES[eco, name] = normalize_name(eco, name)
+        aff_rows.append((eco, key, vid, live, entry, vkeys))
     return (
         (vid, source, v.modified, v.withdrawn, text),
         aff_rows,

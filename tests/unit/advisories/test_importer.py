@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from customhouse.advisories import importer
+from customhouse.advisories.feeds.osv import records_from_data
 from customhouse.advisories.importer import import_paths
 from customhouse.advisories.osv import AdvisoryError
 from customhouse.advisories.store import AdvisoryStore, StoreBuilder
@@ -78,3 +79,75 @@ def test_a_corrupt_zip_entry_in_a_worker_aborts_and_keeps_the_database(
         import_paths(b, [archive], workers=2)
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
     assert not list(tmp_path.glob(".a.db.*"))
+
+
+def _table_rows(db: Path) -> dict[str, list[tuple[object, ...]]]:
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        return {
+            "vulns": sorted(
+                conn.execute("SELECT id, source, modified, withdrawn, json FROM vulns")
+            ),
+            "affected": sorted(conn.execute("SELECT * FROM affected")),
+            "aliases": sorted(conn.execute("SELECT * FROM aliases")),
+        }
+    finally:
+        conn.close()
+
+
+def _zip_with_repeats(path: Path) -> None:
+    """Records whose ids repeat in later batches (the last one must win)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i in range(40):
+            vid = f"X-{i % 25}"  # X-0 .. X-14 come twice, far apart
+            record = _record(vid, f"pkg{i % 7}", [f"{i}.0", f"{i}.1"])
+            record["aliases"] = [f"CVE-2024-{i}"]
+            zf.writestr(f"{i:03d}.json", json.dumps(record, indent=2))
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_workers_writing_the_database_store_what_one_process_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, existing: bool
+) -> None:
+    monkeypatch.setattr(importer, "_BATCH", 3)  # many batches, finished out of order
+    archive = tmp_path / "all.zip"
+    _zip_with_repeats(archive)
+    results = []
+    for workers in (1, 2):
+        db = tmp_path / f"w{workers}.db"
+        with StoreBuilder(db) as b:
+            # a record of another source with an id the import has too: replaced by it
+            b.add(
+                list(
+                    records_from_data(json.dumps(_record("X-3", "old", ["1"])).encode(), "o.json")
+                ),
+                "other",
+            )
+        if not existing:  # the same, in the same new (unindexed) database
+            db.unlink()
+        with StoreBuilder(db) as b:
+            if not existing:
+                b.add(
+                    list(
+                        records_from_data(
+                            json.dumps(_record("X-3", "old", ["1"])).encode(), "o.json"
+                        )
+                    ),
+                    "other",
+                )
+            (report,) = import_paths(b, [archive], workers=workers).values()
+        assert report.records == 25 and not report.skipped
+        results.append(_table_rows(db))
+    assert results[0] == results[1]
+    vulns = {r[0]: r for r in results[1]["vulns"]}
+    assert len(vulns) == 25 and vulns["X-3"][1] == "import:all.zip"
+    assert json.loads(str(vulns["X-3"][4]))["affected"][0]["versions"] == ["28.0", "28.1"]
+    with AdvisoryStore(tmp_path / "w2.db") as store:
+        assert store.candidates("PyPI", "old", "1") == []
+        listed = [c.vuln_id for c in store.candidates("PyPI", "pkg0", "28.0") if c.listed]
+        assert listed == ["X-3"]
+        assert store.get("CVE-2024-3") is None  # the alias of X-3's first record went with it
+        assert store.get("CVE-2024-28") is not None

@@ -237,3 +237,11 @@ def test_real_pypa_records_take_the_typed_path_to_the_same_rows(shared_dir: Path
             data = json.dumps(record, indent=indent, default=str).encode()
             typed += _agree(data) is not None
     assert typed == 2 * len(files)  # every real record takes the typed path
+
+
+def test_the_event_kinds_are_the_general_paths() -> None:
+    from typing import get_args
+
+    from customhouse.advisories import osv, typed
+
+    assert set(get_args(typed._Kind)) == osv._EVENT_KINDS
