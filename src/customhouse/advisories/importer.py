@@ -1,10 +1,12 @@
 """``db import``: offline files, directories and zips, in any supported feed format.
 
 Files (and zip entries) are read, parsed, validated and turned into table rows in
-batches (:func:`_load_batch`). A large import runs those batches in two worker
-processes while this process writes the rows of the batches before into SQLite, so
-parsing and writing overlap; a small one runs them here, in order. Both give the same
-records, reports and "last record of an id wins" outcome.
+batches (:func:`_load_batch`): JSON records by the typed path (``typed.py``), anything
+else, or anything it refuses, by the general one. A large import runs those batches in
+two forked worker processes, which write their rows into the new database themselves,
+in turn; this process collects their reports and settles the rare ids written twice. A
+small import runs the batches here, in order. Both give the same records, reports and
+"last record of an id wins" outcome.
 """
 
 from __future__ import annotations

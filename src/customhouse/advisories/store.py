@@ -455,13 +455,16 @@ class StoreBuilder:
 
     def drop(self, ids: Iterable[str]) -> None:
         """Delete every row of ``ids``, even where a bulk insert left an id twice (a new
-        database has no index yet: this scans the tables, for the rare ids that need it)."""
+        database has no index yet: each table is scanned once, however many ids)."""
         db = self._db
         assert db is not None
-        keys = [(i,) for i in ids]
-        db.executemany("DELETE FROM affected WHERE vuln_id = ?", keys)
-        db.executemany("DELETE FROM aliases WHERE vuln_id = ?", keys)
-        db.executemany("DELETE FROM vulns WHERE id = ?", keys)
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS dropped (id TEXT PRIMARY KEY)")
+        db.execute("DELETE FROM temp.dropped")
+        db.executemany("INSERT OR IGNORE INTO temp.dropped VALUES (?)", [(i,) for i in ids])
+        db.execute("DELETE FROM affected WHERE vuln_id IN (SELECT id FROM temp.dropped)")
+        db.execute("DELETE FROM aliases WHERE vuln_id IN (SELECT id FROM temp.dropped)")
+        db.execute("DELETE FROM vulns WHERE id IN (SELECT id FROM temp.dropped)")
+        db.execute("DELETE FROM temp.dropped")
 
     def delete(self, ids: Iterable[str]) -> None:
         rows = [(i,) for i in ids]
@@ -542,7 +545,7 @@ class RowWriter:
         try:
             db = self._db
             if db is None:
-                db = self._db = sqlite3.connect(self._spec.path, isolation_level=None, timeout=600)
+                db = self._db = sqlite3.connect(self._spec.path, isolation_level=None, timeout=60)
                 db.execute("PRAGMA journal_mode=OFF")  # (as the builder: the file is not live)
                 db.execute("PRAGMA synchronous=OFF")
             with self._lock:

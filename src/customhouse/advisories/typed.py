@@ -35,6 +35,7 @@ from customhouse.advisories.store import (
 _MAX_ID_LENGTH = 200  # as osv.parse_vulnerability
 
 
+_EMPTY = msgspec.Raw(b"[]")
 _Kind = Literal["introduced", "fixed", "last_affected", "limit"]  # as osv._EVENT_KINDS
 
 
@@ -60,7 +61,7 @@ class _Affected(msgspec.Struct, gc=False):
     package: _Package | None = None
     ranges: list[_Range] = []
     # the list's JSON, undecoded: see _listed
-    versions: msgspec.Raw = msgspec.Raw(b"[]")
+    versions: msgspec.Raw = _EMPTY
     ecosystem_specific: dict[str, Any] | None = None
     database_specific: dict[str, Any] | None = None
     severity: list[_Severity] = []
@@ -108,7 +109,7 @@ def _listed(ecosystem: str, versions: msgspec.Raw) -> tuple[str | None, list[str
     """(vkeys, versions without a key) of an entry's ``versions`` JSON, as
     ``store.record_rows`` makes them; None when it is not a list of strings."""
     global _lists_bytes
-    if len(versions) == 2:  # "[]"
+    if versions == _EMPTY:
         return _NONE
     text = bytes(versions)
     known = _LISTS.get((ecosystem, text))
@@ -151,7 +152,7 @@ def typed_rows(data: bytes, source: str) -> RecordRows | None:
                 ranges.append([r.type, list(_chain(map(dict.items, events))), r.repo])
         pkg = a.package
         if pkg is None or not pkg.ecosystem or not pkg.name:  # filed under no package
-            if len(a.versions) != 2 and not _strings(a.versions):  # (but checked all the same)
+            if a.versions != _EMPTY and not _strings(a.versions):  # (but checked all the same)
                 return None
             continue
         eco, name = pkg.ecosystem, pkg.name

@@ -131,8 +131,11 @@ def test_a_withdrawn_record_is_stored_dead() -> None:
         {"ranges": [{"type": "ECOSYSTEM"}]},
         {"versions": ["1.0", 2]},
         {"versions": "1.0"},
+        {"versions": 10},  # as short as "[]"
+        {"versions": {}},
         {"ecosystem_specific": []},
         {"package": None, "versions": [None]},  # checked though filed under no package
+        {"package": None, "versions": 10},
         {"severity": [{"type": "CVSS_V3"}]},
     ],
 )
@@ -185,7 +188,7 @@ def test_odd_documents_are_left_to_the_general_path_or_agree(data: bytes) -> Non
 
 
 _VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    st.none() | st.booleans() | st.integers() | st.integers(-9, 99) | st.text(max_size=8),
     lambda inner: (
         st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
     ),
@@ -245,3 +248,37 @@ def test_the_event_kinds_are_the_general_paths() -> None:
     from customhouse.advisories import osv, typed
 
     assert set(get_args(typed._Kind)) == osv._EVENT_KINDS
+
+
+_ODD_VALUES: list[Any] = [
+    None,
+    True,
+    0,
+    10,
+    -1,
+    1.5,
+    "",
+    "x",
+    [],
+    {},
+    [None],
+    [1],
+    ["1.0"],
+    {"a": 1},
+]
+
+
+def test_every_field_set_to_every_odd_value_takes_either_path_to_the_same_rows() -> None:
+    """Exhaustive, beside the random changes above: each field of the record, in turn,
+    set to each of a few values of every JSON type (some as short as "[]")."""
+    checked = 0
+    for path in _ALL_PATHS:
+        for value in _ODD_VALUES:
+            record = copy.deepcopy(_BASE)
+            node: Any = record
+            for key in path[:-1]:
+                node = node[key]
+            node[path[-1]] = value
+            _agree(json.dumps(record).encode())
+            checked += 1
+    assert checked == len(_ALL_PATHS) * len(_ODD_VALUES) > 500
