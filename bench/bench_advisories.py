@@ -132,6 +132,7 @@ def main() -> int:
         print(f"skip: corpus {CORPUS} is absent (it lives in shared/ beside the repo)")
         return 0
     sys.path.insert(0, str(REPO / "src"))
+    from customhouse.advisories import store as store_module
     from customhouse.advisories.osv import normalize_name, parse_vulnerability
     from customhouse.advisories.store import AdvisoryStore, StoreBuilder
 
@@ -203,7 +204,23 @@ def main() -> int:
             version = rng.choice(versions) if versions and rng.random() < 0.5 else "999.0"
             picks.append((name, version))
         with AdvisoryStore(db) as store:
+            # A process decodes with the stdlib until it has parsed 1 MB of stored JSON
+            # (most of a small scan), then with orjson and msgspec (a server, a scan of many
+            # images, this benchmark: the builder above loaded orjson). Both are timed; the
+            # goal is judged on the second, as in the earlier sessions.
+            saved = store_module._ORJSON, store_module._ENTRIES, store_module._SWITCH
+            store_module._ORJSON = store_module._ENTRIES = None
+            store_module._SWITCH = 1 << 60
             for name, version in picks[:200]:  # warm the page cache
+                store.candidates("PyPI", name, version)
+            stdlib_timings = []
+            for name, version in picks:
+                s = time.perf_counter()
+                store.candidates("PyPI", name, version)
+                stdlib_timings.append((time.perf_counter() - s) * 1000.0)
+            stdlib_timings.sort()
+            store_module._ORJSON, store_module._ENTRIES, store_module._SWITCH = saved
+            for name, version in picks[:200]:  # (imports the fast decoders, untimed)
                 store.candidates("PyPI", name, version)
             timings = []
             hits = listed_hits = 0
@@ -254,6 +271,8 @@ def main() -> int:
         "lookup_p99_ms": round(_percentile(timings, 0.99), 4),
         "lookup_p99_goal_ratio": round(_percentile(timings, 0.99) / GOAL_P99_MS, 2),
         "lookup_max_ms": round(timings[-1], 4),
+        "lookup_stdlib_p50_ms": round(_percentile(stdlib_timings, 0.50), 4),
+        "lookup_stdlib_p99_ms": round(_percentile(stdlib_timings, 0.99), 4),
         "lookup_eval_p50_ms": round(_percentile(eval_timings, 0.50), 4),
         "lookup_eval_p99_ms": round(_percentile(eval_timings, 0.99), 4),
         "lookup_full_records_p50_ms": round(_percentile(full_timings, 0.50), 4),
@@ -293,6 +312,11 @@ def main() -> int:
         f" (AdvisoryStore.candidates: entries + version membership)"
         f"  (goal p99 < {GOAL_P99_MS} ms: {result['lookup_p99_goal_ratio']:.2f}x of it,"
         f" {'met' if result['lookup_p99_ms'] < GOAL_P99_MS else 'MISSED'})"
+    )
+    print(
+        f"               p50 {result['lookup_stdlib_p50_ms']:.3f} ms,"
+        f" p99 {result['lookup_stdlib_p99_ms']:.3f} ms the same, decoded by the stdlib"
+        f" (a process's first MB of stored JSON: most of a small scan)"
     )
     print(
         f"  + evaluation p50 {result['lookup_eval_p50_ms']:.3f} ms, p99 {result['lookup_eval_p99_ms']:.3f} ms"

@@ -161,6 +161,7 @@ def typed_rows(data: bytes, source: str) -> RecordRows | None:
             return None
         vkeys, rest = listed
         entry = entry_json(
+            eco,
             name,
             pkg.purl,
             ranges,

@@ -293,3 +293,53 @@ def test_schema_version_mismatch_is_refused(tmp_path: Path) -> None:
 def test_osv_parse_rejects_bad_ids() -> None:
     with pytest.raises(AdvisoryError, match="invalid id"):
         parse_vulnerability({"id": "../etc/passwd", "modified": "x"})
+
+
+def _entries_both_ways(db: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[list, list]:
+    """Every package's candidates, decoded by the stdlib and, after the switch, by msgspec."""
+    from customhouse.advisories import store as store_module
+
+    with AdvisoryStore(db) as store:
+        keys = store._db.execute("SELECT DISTINCT ecosystem, name FROM affected").fetchall()
+        monkeypatch.setattr(store_module, "_ENTRIES", None)
+        monkeypatch.setattr(store_module, "_ORJSON", None)
+        monkeypatch.setattr(store_module, "_SWITCH", 1 << 60)
+        slow = [store.candidates(e, n, "1.0") for e, n in keys]
+        assert store_module._ENTRIES is None  # (not imported yet)
+        monkeypatch.setattr(store_module, "_SWITCH", 0)
+        fast = [store.candidates(e, n, "1.0") for e, n in keys]
+        assert store_module._ENTRIES  # (msgspec decoded them)
+    return slow, fast
+
+
+def test_entries_decode_the_same_before_and_after_the_switch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed = tmp_path / "feed"
+    feed.mkdir()
+    odd = _record("X-2", "odd", ecosystem_specific=None)
+    odd["affected"][0]["package"]["purl"] = 5  # let through by the general path
+    odd["affected"][0]["severity"] = [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N"}]
+    odd["affected"][0]["ecosystem_specific"] = {"n": 2**70, "f": 1.5, "l": [None, True]}
+    records = [
+        _record("X-1"),
+        odd,
+        _record("X-3", "deb", eco="Debian:12"),
+        {**_record("X-4"), "withdrawn": "2024-02-01T00:00:00Z"},
+    ]
+    records[0]["affected"][0]["versions"] = ["0.9", "1.0.0", "not a version"]
+    for r in records:
+        (feed / f"{r['id']}.json").write_text(json.dumps(r))
+    db = tmp_path / "a.db"
+    _build(db, feed)
+    slow, fast = _entries_both_ways(db, monkeypatch)
+    assert slow == fast and sum(map(len, slow)) == 3
+    (odd_candidate,) = [c for group in fast for c in group if c.vuln_id == "X-2"]
+    assert odd_candidate.affected.purl == 5  # (decoded by the stdlib: msgspec refused it)
+
+
+def test_real_entries_decode_the_same_before_and_after_the_switch(
+    pypa_db: tuple[Path, dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow, fast = _entries_both_ways(pypa_db[0], monkeypatch)
+    assert slow == fast and sum(map(len, slow)) > 2000

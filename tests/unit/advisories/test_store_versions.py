@@ -178,7 +178,7 @@ def test_a_later_add_replaces_records_of_a_new_database(tmp_path: Path) -> None:
 
 
 def test_a_schema_2_database_must_be_rebuilt(tmp_path: Path) -> None:
-    assert SCHEMA_VERSION == 3
+    assert SCHEMA_VERSION == 4
     db = tmp_path / "a.db"
     with StoreBuilder(db) as b:
         b.add([parse_vulnerability(_listing("X-1", "PyPI", "a", ["1.0"]))], "t")
