@@ -46,7 +46,7 @@ from customhouse.advisories.store import (
     record_rows,
 )
 from customhouse.advisories.typed import typed_rows
-from customhouse.errors import SourceError
+from customhouse.errors import OperationalError, SourceError
 
 _SUFFIXES = (".json", ".yaml", ".yml")
 _BATCH = 500  # files or zip entries per batch
@@ -202,6 +202,7 @@ def _batches(
         yield from _pooled_spawned(units, spans, source, workers)
         return
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     global _FORKED
     ctx = multiprocessing.get_context("fork")
@@ -216,6 +217,10 @@ def _batches(
             initargs=(spec, ctx.Lock()),
         ) as pool:
             yield from _in_order(pool, spans, lambda a, b: pool.submit(_load_span, a, b, source))
+    except BrokenProcessPool:  # killed (out of memory?): the builder drops the new database
+        raise OperationalError(
+            "a worker process of the import died; nothing was changed (out of memory?)"
+        ) from None
     finally:
         _FORKED = None
         gc.unfreeze()

@@ -151,3 +151,31 @@ def test_workers_writing_the_database_store_what_one_process_stores(
         assert listed == ["X-3"]
         assert store.get("CVE-2024-3") is None  # the alias of X-3's first record went with it
         assert store.get("CVE-2024-28") is not None
+
+
+def test_a_worker_that_dies_is_an_operational_error_and_keeps_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from customhouse.errors import OperationalError
+
+    monkeypatch.setattr(importer, "_BATCH", 2)
+    archive = tmp_path / "all.zip"
+    _zip_with_repeats(archive)
+    db = tmp_path / "a.db"
+    with StoreBuilder(db) as b:
+        b.add([], "empty")
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+
+    def killed(units: object, source: str) -> object:  # as the OOM killer would
+        os._exit(9)
+
+    monkeypatch.setattr(importer, "_load_batch", killed)  # (inherited by the forked workers)
+    with (
+        pytest.raises(OperationalError, match="worker process of the import died"),
+        StoreBuilder(db) as b,
+    ):
+        import_paths(b, [archive], workers=2)
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+    assert not list(tmp_path.glob(".a.db.*"))
