@@ -782,10 +782,10 @@ def _package_order(row: tuple[str, str, str, int, str, str | None]) -> tuple[str
 _N = r"(?:0|[1-9][0-9]*)"
 _PEP440_NORMAL = rf"{_N}(?:\.{_N})*(?:(?:a|b|rc){_N})?(?:\.post{_N})?(?:\.dev{_N})?"
 _PEP440_ONE = re.compile(_PEP440_NORMAL, re.ASCII)
-# a run of ".0" release components that ends the release (only the release has ".0"),
-# in one version or in several joined by spaces; written to start with a literal, which
-# lets the regex engine skip ahead to each ".0" (twice as fast as "(?:\.0)+")
-_PEP440_ZEROS = re.compile(r"\.0(?:\.0)*(?=$| |a|b|rc|\.post|\.dev)", re.ASCII)
+# a run of ".0" release components that ends the release (only the release has ".0");
+# written to start with a literal, which lets the regex engine skip ahead to each ".0"
+# (twice as fast as "(?:\.0)+")
+_PEP440_ZEROS = re.compile(r"\.0(?:\.0)*(?=$|a|b|rc|\.post|\.dev)", re.ASCII)
 _TUPLE_KEYED = frozenset({"dpkg", "apk", "rpm", "semver", "gem", "go"})
 _KEYERS: dict[str, Callable[[str], str | None] | None] = {}
 
