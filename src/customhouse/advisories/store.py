@@ -575,11 +575,17 @@ def _orjson() -> Any:
     return _ORJSON
 
 
+def _stdlib_phase() -> bool:
+    """Whether this process still parses stored JSON with the stdlib: until it has parsed
+    1 MB (a scan's lookups rarely do), unless orjson is loaded already (by a writer)."""
+    return _ORJSON is None and _parsed < _SWITCH
+
+
 def _loads(text: str | bytes) -> Any:
-    """Parse JSON the database holds: with the stdlib until a process has parsed 1 MB
-    (a scan's lookups rarely do), then with orjson (a scan of many images, a server)."""
+    """Parse JSON the database holds: with the stdlib in its first MB (see
+    :func:`_stdlib_phase`), then with orjson (a scan of many images, a server)."""
     global _parsed
-    if _ORJSON is None and _parsed < _SWITCH:
+    if _stdlib_phase():
         _parsed += len(text)
         return json.loads(text)
     fast = _orjson()
@@ -587,13 +593,11 @@ def _loads(text: str | bytes) -> Any:
 
 
 def _decode_entries(text: str) -> list[Affected]:
-    """Stored entries, a JSON list of them: decoded by the stdlib until a process has parsed
-    1 MB (as :func:`_loads`); then straight into ``Affected`` tuples by msgspec, three
-    times as fast (its import, ~50 ms, would be most of a small scan's lookups)."""
+    """Stored entries, a JSON list of them: decoded by the stdlib in a process's first MB
+    (as :func:`_loads`); then straight into ``Affected`` tuples by msgspec, three times as
+    fast (its import, ~50 ms, would be most of a small scan's lookups)."""
     global _ENTRIES
-    if _ENTRIES is None and _ORJSON is None and _parsed < _SWITCH:
-        return list(map(_decode_entry, _loads(text)))
-    if _ENTRIES is None:
+    if _ENTRIES is None and not _stdlib_phase():
         try:
             import msgspec
         except ImportError:  # pragma: no cover - msgspec is a dependency
