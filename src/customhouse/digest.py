@@ -88,9 +88,7 @@ class Digest(NamedTuple):
         return f"{self.algorithm}:{self.hex}"
 
     def verify_bytes(self, data: bytes, what: str = "content") -> None:
-        h = _new(self.algorithm, len(data))
-        h.update(data)
-        actual = h.hexdigest()
+        actual = Digest.of(data, self.algorithm).hex
         if actual != self.hex:
             raise DigestMismatchError(
                 f"{what}: digest mismatch, expected {self}, got {self.algorithm}:{actual}",

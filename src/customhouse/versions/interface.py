@@ -131,6 +131,8 @@ class VersionScheme(ABC):
         """
         if not isinstance(text, str):
             raise InvalidVersion(self.name, repr(text), "a version must be a string")
+        if len(text) > MAX_VERSION_LENGTH:  # (never remembered: a hostile text may be huge)
+            raise InvalidVersion(self.name, text, f"longer than {MAX_VERSION_LENGTH} characters")
         try:
             memo = self._memo
         except AttributeError:
@@ -139,13 +141,10 @@ class VersionScheme(ABC):
         if known is None:
             if len(memo) >= _MEMO_MAX:
                 memo.clear()
-            if len(text) > MAX_VERSION_LENGTH:
-                known = (self.name, f"longer than {MAX_VERSION_LENGTH} characters")
-            else:
-                try:
-                    known = Version(text, self, self._parse_key(text))
-                except InvalidVersion as e:
-                    known = (e.scheme, e.reason)
+            try:
+                known = Version(text, self, self._parse_key(text))
+            except InvalidVersion as e:
+                known = (e.scheme, e.reason)
             memo[text] = known
         if type(known) is tuple:
             raise InvalidVersion(known[0], text, known[1])

@@ -241,3 +241,7 @@ def test_a_remembered_parse_answers_as_the_first(name: str) -> None:
     with pytest.raises(InvalidVersion) as two:
         scheme.parse("")  # remembered as invalid, with the same message
     assert str(one.value) == str(two.value)
+    huge = "1" * 100_000
+    with pytest.raises(InvalidVersion, match="longer than"):
+        scheme.parse(huge)
+    assert huge not in scheme._memo  # a hostile text is refused, never kept
