@@ -327,12 +327,6 @@ def _read_with_zipfile(path: str, member: str, name: str) -> bytes:
         raise CorruptZipError(f"{name}: corrupt zip entry: {e}") from None
 
 
-def zip_records(fd: int, entry: ZipEntry, path: str) -> list[Vulnerability]:
-    """The records of one entry of the zip open as ``fd``: AdvisoryError for a bad record,
-    CorruptZipError for a corrupt zip."""
-    return records_from_data(read_zip_entry(fd, entry, path), f"{path}!{entry.name}")
-
-
 def records_from_data(data: bytes, what: str) -> list[Vulnerability]:
     """The records of a file's (or zip entry's) bytes; ``what`` names it, and its suffix
     says the format (JSON, whose text is kept, or YAML)."""
