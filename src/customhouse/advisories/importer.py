@@ -24,18 +24,17 @@ from typing import Any
 
 from customhouse.advisories.feeds.alpine import SecdbCollector, is_secdb
 from customhouse.advisories.feeds.osv import (
-    MAX_RECORD_BYTES,
     CorruptZipError,
     ImportReport,
     ZipEntry,
     load_text,
     open_fd,
-    read_zip_entry,
+    read_zip_member,
     records_from_data,
     records_from_object,
     zip_entries,
 )
-from customhouse.advisories.osv import AdvisoryError
+from customhouse.advisories.osv import MAX_RECORD_BYTES, AdvisoryError
 from customhouse.advisories.store import (
     PreparedRows,
     RecordRows,
@@ -131,8 +130,8 @@ def _read_batch(units: Sequence[_Unit], source: str) -> _Batch:
             if fd is None:  # kept open for the next batches
                 fd = _ZIPS[name] = open_fd(Path(name))
             try:
-                data = read_zip_entry(fd, entry, name)
-                row = typed_rows(data, source) if entry.name.endswith(".json") else None
+                data, stream = read_zip_member(fd, entry, name)
+                row = typed_rows(data, source, stream) if entry.name.endswith(".json") else None
                 if row is not None:
                     rows[row[0][0]] = row
                     where[row[0][0]] = at

@@ -20,6 +20,9 @@ class AdvisoryError(InputError):
     """An advisory record or feed file is malformed."""
 
 
+MAX_RECORD_BYTES = 16 * 1024 * 1024  # the largest record (file, zip entry) read
+
+
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 
 

@@ -127,9 +127,12 @@ def _listed(ecosystem: str, versions: msgspec.Raw) -> tuple[str | None, list[str
     return known  # (shared: the rest list is only ever read)
 
 
-def typed_rows(data: bytes, source: str) -> RecordRows | None:
+def typed_rows(data: bytes, source: str, stream: bytes | None = None) -> RecordRows | None:
     """The rows of the one OSV record that ``data`` (JSON) holds, or None to leave it to
-    the general path (which names what is wrong, if anything is)."""
+    the general path (which names what is wrong, if anything is).
+
+    ``stream``: the DEFLATE stream ``data`` was inflated from (a zip entry's), stored as
+    the record instead of its JSON made compact (see ``store.record_text``)."""
     try:
         v = _decode(data)
     except msgspec.MsgspecError:  # (also not JSON, not UTF-8, or a list of records)
@@ -137,9 +140,11 @@ def typed_rows(data: bytes, source: str) -> RecordRows | None:
     vid = v.id
     if len(vid) > _MAX_ID_LENGTH or not _ID.match(vid):
         return None
-    text = stored_json(str(data, "utf-8"))
-    if text is None:  # pragma: no cover - msgspec parsed what its formatter refuses
-        return None
+    text: str | bytes | None = stream
+    if text is None:
+        text = stored_json(str(data, "utf-8"))
+        if text is None:  # pragma: no cover - msgspec parsed what its formatter refuses
+            return None
     live = v.withdrawn is None
     aff_rows: list[AffectedRow] = []
     for a in v.affected:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,12 @@ from customhouse.advisories import importer
 from customhouse.advisories.feeds.osv import records_from_data
 from customhouse.advisories.importer import import_paths
 from customhouse.advisories.osv import AdvisoryError
-from customhouse.advisories.store import AdvisoryStore, StoreBuilder
+from customhouse.advisories.store import (
+    AdvisoryStore,
+    DatabaseError,
+    StoreBuilder,
+    record_text,
+)
 
 
 def _record(vid: str, name: str, versions: list[str]) -> dict[str, object]:
@@ -144,7 +150,9 @@ def test_workers_writing_the_database_store_what_one_process_stores(
     assert results[0] == results[1]
     vulns = {r[0]: r for r in results[1]["vulns"]}
     assert len(vulns) == 25 and vulns["X-3"][1] == "import:all.zip"
-    assert json.loads(str(vulns["X-3"][4]))["affected"][0]["versions"] == ["28.0", "28.1"]
+    stored = vulns["X-3"][4]
+    assert isinstance(stored, bytes)  # the zip entry's DEFLATE stream, as the zip held it
+    assert json.loads(record_text(stored, "X-3"))["affected"][0]["versions"] == ["28.0", "28.1"]
     with AdvisoryStore(tmp_path / "w2.db") as store:
         assert store.candidates("PyPI", "old", "1") == []
         listed = [c.vuln_id for c in store.candidates("PyPI", "pkg0", "28.0") if c.listed]
@@ -179,3 +187,72 @@ def test_a_worker_that_dies_is_an_operational_error_and_keeps_the_database(
         import_paths(b, [archive], workers=2)
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
     assert not list(tmp_path.glob(".a.db.*"))
+
+
+def test_a_zip_import_stores_each_record_as_the_zip_held_it_and_reads_it_back(
+    tmp_path: Path,
+) -> None:
+    """A deflated entry is stored as its DEFLATE stream (schema 5); a stored one as compact
+    text. Either reads back as the record the same files give from a directory."""
+    records = [
+        _record(f"X-{i}", f"pkg{i}", [f"{i}.0"]) | {"details": "é ünïcode"} for i in range(3)
+    ]
+    archive = tmp_path / "all.zip"
+    feed = tmp_path / "feed"
+    feed.mkdir()
+    with zipfile.ZipFile(archive, "w") as zf:
+        for i, record in enumerate(records):
+            text = json.dumps(record, indent=2, ensure_ascii=False)
+            method = zipfile.ZIP_STORED if i == 2 else zipfile.ZIP_DEFLATED
+            zf.writestr(f"X-{i}.json", text, compress_type=method)
+            (feed / f"X-{i}.json").write_text(text, encoding="utf-8")
+    for source in (archive, feed):
+        with StoreBuilder(tmp_path / f"{source.name}.db") as b:
+            import_paths(b, [source], workers=1)
+    stored = dict(_table_rows(tmp_path / "all.zip.db")["vulns"][i][::4] for i in range(3))
+    assert isinstance(stored["X-0"], bytes) and isinstance(stored["X-1"], bytes)
+    assert (
+        zlib.decompress(stored["X-0"], -15)
+        == json.dumps(records[0], indent=2, ensure_ascii=False).encode()
+    )
+    assert stored["X-2"] == json.dumps(records[2], separators=(",", ":"), ensure_ascii=False)
+    with AdvisoryStore(tmp_path / "all.zip.db") as z, AdvisoryStore(tmp_path / "feed.db") as d:
+        for i, record in enumerate(records):
+            vid = f"X-{i}"
+            assert z.get(vid) is not None and z.get(vid).raw == record == d.get(vid).raw  # type: ignore[union-attr]
+            assert z.get_many([vid])[vid].raw == record
+            assert [v.raw for v in z.lookup("PyPI", f"pkg{i}")] == [record]
+            assert [json.loads(t) for t in z.lookup_raw("PyPI", f"pkg{i}")] == [record]
+        assert [(s, json.loads(t)) for s, t in z.iter_records()] == [
+            ("import:all.zip", r) for r in records
+        ]
+
+
+@pytest.mark.parametrize(
+    ("stored", "problem"),
+    [
+        (b"\xff\x00garbage", "corrupt stored JSON"),
+        (zlib.compress(b'{"id": "X-1"}' * 50, 9)[2:-10], "corrupt stored JSON: truncated"),
+        (zlib.compress(b"{", 9)[2:-4], "corrupt stored JSON"),  # a whole stream, not JSON
+        # a bomb: 17 MB of spaces, deflated to ~17 KB: refused after MAX_RECORD_BYTES + 1
+        (zlib.compress(b" " * (17 << 20), 9)[2:-4], "larger than a record can be"),
+        (b"\xff\xfe", "corrupt stored JSON"),
+    ],
+)
+def test_a_corrupt_stored_record_is_a_database_error_naming_it(
+    tmp_path: Path, stored: bytes, problem: str
+) -> None:
+    import sqlite3
+
+    db = tmp_path / "a.db"
+    with StoreBuilder(db) as b:
+        b.add(
+            list(records_from_data(json.dumps(_record("X-1", "a", ["1"])).encode(), "x.json")), "t"
+        )
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE vulns SET json = ? WHERE id = 'X-1'", (stored,))
+    conn.commit()
+    conn.close()
+    with AdvisoryStore(db) as store, pytest.raises(DatabaseError) as e:
+        store.get("X-1")
+    assert str(e.value).startswith("database record X-1: ") and problem in str(e.value)

@@ -32,7 +32,7 @@ from customhouse.advisories.cvss import CVSSError
 from customhouse.advisories.cvss import parse as parse_cvss
 from customhouse.advisories.feeds.fetch import Fetcher, FetchError, SyncReport
 from customhouse.advisories.osv import Vulnerability, parse_vulnerability
-from customhouse.advisories.store import StoreBuilder
+from customhouse.advisories.store import StoreBuilder, record_text
 
 __all__ = [
     "ANONYMOUS",
@@ -275,7 +275,7 @@ def apply_nvd(builder: StoreBuilder) -> int:
     ).fetchall()
     changed: dict[str, list[Vulnerability]] = {}
     for vid, source, text in rows:
-        raw = json.loads(text)
+        raw = json.loads(record_text(text, vid))
         specific = raw.get("database_specific")
         current = specific.get("nvd_cvss") if isinstance(specific, dict) else None
         wanted: list[dict[str, str]] | None = None

@@ -12,9 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from customhouse.advisories.osv import AdvisoryError, Vulnerability, parse_vulnerability
+from customhouse.advisories.osv import (
+    MAX_RECORD_BYTES,
+    AdvisoryError,
+    Vulnerability,
+    parse_vulnerability,
+)
 
-MAX_RECORD_BYTES = 16 * 1024 * 1024
 MAX_ZIP_ENTRIES = 2_000_000
 MAX_ZIP_RATIO = 200
 
@@ -270,6 +274,12 @@ _ONE_SHOT = 16 * 1024
 def read_zip_entry(fd: int, entry: ZipEntry, path: str) -> bytes:
     """One entry's bytes, checked against the directory's size and CRC (CorruptZipError if
     they differ). One ``pread`` fetches the local header and the data together."""
+    return read_zip_member(fd, entry, path)[0]
+
+
+def read_zip_member(fd: int, entry: ZipEntry, path: str) -> tuple[bytes, bytes | None]:
+    """:func:`read_zip_entry`, and the DEFLATE stream the bytes were inflated from (None
+    when the entry is not deflated): a store can keep a record as the stream."""
     size = entry.compress_size
     try:
         guess = _LOCAL_HEADER.size + len(entry.name) * 3 + _HEADER_SLACK
@@ -290,10 +300,12 @@ def read_zip_entry(fd: int, entry: ZipEntry, path: str) -> bytes:
         raise CorruptZipError(f"{path}!{entry.name}: corrupt zip entry: bad offset") from None
     if len(raw) != size:
         raise CorruptZipError(f"{path}!{entry.name}: corrupt zip entry: truncated data")
+    stream = None
     if entry.method == zipfile.ZIP_STORED:
         data = raw
     elif entry.method == zipfile.ZIP_DEFLATED:
         data = _inflate(raw, entry, path)
+        stream = raw
     else:  # bzip2, lzma: rare in feeds; zipfile reads them
         data = _read_with_zipfile(path, entry.name, f"{path}!{entry.name}")
     if len(data) != entry.file_size:
@@ -302,7 +314,7 @@ def read_zip_entry(fd: int, entry: ZipEntry, path: str) -> bytes:
         )
     if _zlib.crc32(data) != entry.crc:
         raise CorruptZipError(f"{path}!{entry.name}: corrupt zip entry: CRC mismatch")
-    return data
+    return data, stream
 
 
 def _inflate(raw: bytes, entry: ZipEntry, path: str) -> bytes:

@@ -28,7 +28,12 @@ from urllib.parse import quote
 from customhouse.advisories.feeds.fetch import Fetcher, FetchError, HTTPStatusError, SyncReport
 from customhouse.advisories.feeds.osv import ImportReport
 from customhouse.advisories.importer import add_zip
-from customhouse.advisories.osv import AdvisoryError, Vulnerability, parse_vulnerability
+from customhouse.advisories.osv import (
+    MAX_RECORD_BYTES,
+    AdvisoryError,
+    Vulnerability,
+    parse_vulnerability,
+)
 from customhouse.advisories.store import StoreBuilder
 
 __all__ = ["DEFAULT_URL", "MAX_INCREMENTAL", "parse_modified_csv", "parse_time", "sync_osv"]
@@ -36,7 +41,6 @@ __all__ = ["DEFAULT_URL", "MAX_INCREMENTAL", "parse_modified_csv", "parse_time",
 DEFAULT_URL = "https://osv-vulnerabilities.storage.googleapis.com"
 MAX_INCREMENTAL = 2000
 _MAX_CSV_BYTES = 256 * 1024 * 1024
-_MAX_RECORD_BYTES = 16 * 1024 * 1024
 
 
 def parse_time(text: str) -> datetime:
@@ -198,7 +202,7 @@ def _fetch_record(
 ) -> Vulnerability | None:
     url = f"{eco_url}/{quote(vid, safe='')}.json"
     try:
-        obj = fetcher.get_json(url, what=f"{source} {vid}", max_bytes=_MAX_RECORD_BYTES)
+        obj = fetcher.get_json(url, what=f"{source} {vid}", max_bytes=MAX_RECORD_BYTES)
     except HTTPStatusError as e:
         if e.status == 404:  # listed but gone: the next csv will not list it
             report.skipped.append(f"{vid}: listed in modified_id.csv but {url} is missing")
