@@ -287,7 +287,8 @@ def import_paths(
             raise SourceError(f"{root}: no such file or directory")
         report = ImportReport()
         source = f"import:{root.resolve().name}"
-        units = _units(root, report)
+        with _collector_paused():  # (an all.zip lists hundreds of thousands of entries)
+            units = _units(root, report)
         builder.clear_source(source)
         secdb = SecdbCollector()
         osv_ids = _add_units(builder, units, source, report, workers, secdb)
@@ -320,7 +321,8 @@ def add_zip(
 ) -> dict[str, str]:
     """Add the OSV records of a zip (osv.dev's ``all.zip``) to ``source``, read as ``db import``
     reads one; returns {id: modified} of the records written."""
-    units: list[_Unit] = [(str(path), entry) for entry in zip_entries(path, report)]
+    with _collector_paused():
+        units: list[_Unit] = [(str(path), entry) for entry in zip_entries(path, report)]
     return _add_units(builder, units, source, report, workers, None)
 
 

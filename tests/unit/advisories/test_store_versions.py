@@ -177,6 +177,44 @@ def test_a_later_add_replaces_records_of_a_new_database(tmp_path: Path) -> None:
     assert {"vulns_id", "affected_pkg", "affected_vuln", "aliases_alias"} <= indexes
 
 
+def _indexes(db: Path) -> set[str]:
+    con = sqlite3.connect(db)
+    try:
+        return {
+            r[0]
+            for r in con.execute(
+                "SELECT name FROM sqlite_master WHERE type='index' AND sql IS NOT NULL"
+            )
+        }
+    finally:
+        con.close()
+
+
+def test_the_indexes_that_replace_records_are_built_by_the_first_replacement(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "a.db"
+    with StoreBuilder(db, fresh=True) as b:  # a new database, nothing replaced
+        b.add([parse_vulnerability(_listing("X-1", "PyPI", "a", ["1.0"]))], "t")
+        b.add([parse_vulnerability(_listing("X-2", "PyPI", "a", ["2.0"]))], "t")
+    assert _indexes(db) == {"vulns_id", "affected_pkg", "aliases_alias"}
+    with StoreBuilder(db) as b:  # an update: X-1 now names another package
+        b.add([parse_vulnerability(_listing("X-1", "PyPI", "b", ["3.0"]))], "t")
+    assert _indexes(db) == {
+        "vulns_id",
+        "affected_pkg",
+        "aliases_alias",
+        "affected_vuln",
+        "aliases_vuln",
+    }
+    with AdvisoryStore(db) as store:
+        assert [c.vuln_id for c in store.candidates("PyPI", "a", "1.0")] == ["X-2"]
+        assert [c.vuln_id for c in store.candidates("PyPI", "b", "3.0")] == ["X-1"]
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    con.close()
+
+
 def test_an_older_schema_database_must_be_rebuilt(tmp_path: Path) -> None:
     assert SCHEMA_VERSION == 5  # (5: records from a zip are stored as its DEFLATE streams)
     db = tmp_path / "a.db"

@@ -141,12 +141,9 @@ def zip_entries(path: Path, report: ImportReport) -> list[ZipEntry]:
         raise AdvisoryError(f"{path}: {len(members)} entries is more than {MAX_ZIP_ENTRIES}")
     out = []
     for name, flags, method, crc, compress_size, file_size, offset in members:
-        if name.endswith("/") or not name.endswith((".json", ".yaml", ".yml")):
+        if not name.endswith((".json", ".yaml", ".yml")):  # (a directory ends with "/")
             continue
-        if (
-            file_size > MAX_RECORD_BYTES
-            or file_size > MAX_ZIP_RATIO * max(compress_size, 1) + 65536
-        ):
+        if file_size > MAX_RECORD_BYTES or file_size > MAX_ZIP_RATIO * (compress_size or 1) + 65536:
             report.skipped.append(f"{path}!{name}: {file_size} bytes (zip bomb?)")
         elif compress_size > file_size + file_size // 64 + 1024:
             # more than deflate's worst case, or than a stored entry's size
