@@ -256,3 +256,24 @@ def test_a_corrupt_stored_record_is_a_database_error_naming_it(
     with AdvisoryStore(db) as store, pytest.raises(DatabaseError) as e:
         store.get("X-1")
     assert str(e.value).startswith("database record X-1: ") and problem in str(e.value)
+
+
+@pytest.mark.parametrize("count", [0, 1, 63, 64, 65, 200])
+def test_rows_inserted_many_a_statement_are_those_one_a_statement_inserts(count: int) -> None:
+    import sqlite3
+
+    from customhouse.advisories.store import _insert_many
+
+    rows = [(f"X-{i % 50}", i, None if i % 7 else b"\x00blob", "é" * (i % 3)) for i in range(count)]
+    tables = []
+    for many in (False, True):
+        db = sqlite3.connect(":memory:")
+        db.execute("CREATE TABLE t (id TEXT NOT NULL, n INTEGER, b, s TEXT)")
+        db.execute("CREATE UNIQUE INDEX t_id ON t (id)")  # ids repeat: the later row wins
+        if many:
+            _insert_many(db, "INSERT OR REPLACE INTO t", 4, rows)
+        else:
+            db.executemany("INSERT OR REPLACE INTO t VALUES (?, ?, ?, ?)", rows)
+        tables.append(db.execute("SELECT rowid, * FROM t ORDER BY rowid").fetchall())
+        db.close()
+    assert tables[0] == tables[1] and len(tables[0]) == min(count, 50)
