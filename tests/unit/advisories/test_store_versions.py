@@ -16,16 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from customhouse.advisories.importer import import_paths
 from customhouse.advisories.osv import Vulnerability, normalize_name, parse_vulnerability
 from customhouse.advisories.store import (
+    _PEP440_ONE,
     SCHEMA_VERSION,
     AdvisoryStore,
     DatabaseError,
     StoreBuilder,
+    _normal_pep440_keys,
     _pep440_key,
     _version_keys,
     version_key,
@@ -289,6 +291,31 @@ def test_a_remembered_list_gets_the_keys_of_its_items(versions: list[str]) -> No
     first[1].append("caller's change")  # a caller's list is its own, not the cache's
     assert first[0] == expected[0]
     assert _version_keys("PyPI", list(versions)) == expected  # the remembered answer
+
+
+# texts a shape could be fooled by: the digits' stand-ins, spaces, an empty version, a
+# trailing dot, zeros before a suffix, texts around the length limit
+_odd = st.sampled_from(
+    [
+        *["", " ", "1 0", "#", "%", "1.#", "%.1", "1.", ".1", "1..0", "1.0.", "0.0", "0.0.0a0"],
+        *["1.0.post0.dev0", "1.0rc0", "10.0", "1.00", "00", "1.0a", "1.post", "1a1a1", "1.0 "],
+        *["1" * 1024, "1" * 1025, "1." + "0" * 1022, "1.0" * 400, "\u0663", "1.0\n", "1.0\t2"],
+    ]
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(_normal | _spelled | _odd, min_size=1, max_size=10))
+@example(["1.0", "2.0.0", "3.0rc0", "4.0.0.post0", "10.0.dev0", "0.0", "1.10"])
+@example(["1" * 1025])  # (the length limit: packaging is never asked for it)
+@example(["1.0", "#.1"])
+def test_a_list_keyed_by_its_shapes_gets_the_keys_of_its_items(versions: list[str]) -> None:
+    got = _normal_pep440_keys(versions)
+    keys = [_pep440_key(v) for v in versions]
+    if got is not None:  # it answers only for lists whose items all have a key: theirs
+        assert None not in keys and got == f" {' '.join(keys)} "  # type: ignore[arg-type]
+    normal = all(len(v) <= 1024 and _PEP440_ONE.fullmatch(v) for v in versions)
+    assert (got is not None) is normal  # and it answers for every list in normalized form
 
 
 @pytest.mark.parametrize("eco", ["Debian:12", "Alpine:v3.19", "Red Hat", "npm", "Go", "RubyGems"])
