@@ -74,7 +74,9 @@ class _Batch:
     secdb: list[tuple[Any, str]] = field(default_factory=list)  # (document, path)
     where: dict[str, int] = field(default_factory=dict)  # id -> index of its unit in the batch
     # what a worker wrote into the database itself (rows are then left empty)
-    written: list[tuple[str, str, int]] = field(default_factory=list)  # (id, modified, unit)
+    # (ids, their modified, their units): three lists pickle in a third of the time of
+    # one list of triples
+    written: tuple[list[str], list[str], list[int]] = field(default_factory=lambda: ([], [], []))
 
 
 def _units(root: Path, report: ImportReport) -> list[_Unit]:
@@ -242,7 +244,8 @@ def _load_span(start: int, stop: int, source: str) -> _Batch:
     if vuln_rows:
         _WRITER.write(batch.rows)
         where = batch.where
-        batch.written = [(r[0], r[2], start + where[r[0]]) for r in vuln_rows]
+        ids = [r[0] for r in vuln_rows]
+        batch.written = (ids, [r[2] for r in vuln_rows], [start + where[i] for i in ids])
     batch.rows = ([], [], [])
     batch.where = {}
     return batch
@@ -304,8 +307,11 @@ def import_paths(
             report.by_kind["secdb packages"] = len(secdb.packages)
             report.by_kind["alpine records"] = len(secdb.fixes)
         report.records = len(osv_ids.keys() | {v.id for v in alpine})
-        builder.set_source(
-            source, url=root.resolve().as_uri(), extra={"files": report.files, **report.by_kind}
+        builder.set_source(  # (the source was cleared: its records are those written now)
+            source,
+            url=root.resolve().as_uri(),
+            extra={"files": report.files, **report.by_kind},
+            count=report.records,
         )
         reports[source] = report
     return reports
@@ -350,11 +356,11 @@ def _add_units(
             if batch.rows[0]:
                 written.update((r[0], r[2]) for r in batch.rows[0])
                 builder.add_rows(batch.rows)  # replaces an id an earlier batch wrote
-            for vid, modified, unit in batch.written:
-                if vid in by_workers:
-                    twice.add(vid)
-                by_workers[vid] = unit
-                written[vid] = modified
+            ids, modified, at = batch.written
+            if ids:
+                twice.update(by_workers.keys() & ids)
+                by_workers.update(zip(ids, at, strict=True))
+                written.update(zip(ids, modified, strict=True))
         twice.update(builder.take_back(by_workers))  # (nothing to take back without workers)
         if twice:
             _settle(builder, units, {vid: by_workers[vid] for vid in twice}, source)

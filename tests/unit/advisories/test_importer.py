@@ -159,6 +159,8 @@ def test_workers_writing_the_database_store_what_one_process_stores(
         assert listed == ["X-3"]
         assert store.get("CVE-2024-3") is None  # the alias of X-3's first record went with it
         assert store.get("CVE-2024-28") is not None
+        # the count the import recorded for its source is the count the table holds
+        assert {i.name: i.record_count for i in store.sources()}["import:all.zip"] == 25
 
 
 def test_a_worker_that_dies_is_an_operational_error_and_keeps_the_database(
