@@ -74,8 +74,8 @@ class _Batch:
     secdb: list[tuple[Any, str]] = field(default_factory=list)  # (document, path)
     where: dict[str, int] = field(default_factory=dict)  # id -> index of its unit in the batch
     # what a worker wrote into the database itself (rows are then left empty)
-    # (ids, their modified, their units): three lists pickle in a third of the time of
-    # one list of triples
+    # (ids, their modified, their units): three lists go through pickle in 60% of the
+    # time of one list of triples (75 against 125 us for a batch of 500, here)
     written: tuple[list[str], list[str], list[int]] = field(default_factory=lambda: ([], [], []))
 
 
