@@ -870,13 +870,24 @@ def _package_order(row: tuple[str, str, str, int, str, str | None]) -> tuple[str
 #   those versions stay in the entry and are compared by the scheme, as are versions
 #   that do not parse (they can only ever equal an installed text that does not parse).
 
-_N = r"(?:0|[1-9][0-9]*)"
-_PEP440_NORMAL = rf"{_N}(?:\.{_N})*(?:(?:a|b|rc){_N})?(?:\.post{_N})?(?:\.dev{_N})?"
+
+def _normal_form(number: str) -> str:
+    """PEP 440's normalized form (release, pre, post, dev), numbers written as ``number``."""
+    n = number
+    return rf"{n}(?:\.{n})*(?:(?:a|b|rc){n})?(?:\.post{n})?(?:\.dev{n})?"
+
+
+def _zeros(zero: str) -> str:
+    r"""A run of ".0" release components that ends the release (only the release has
+    ".0"), "0" written as ``zero``; it ends a version, or a version in a list joined by
+    spaces. It starts with a literal, which lets the regex engine skip ahead to each
+    ".0" (twice as fast as "(?:\.0)+")."""
+    return rf"\.{zero}(?:\.{zero})*(?= |$|a|b|rc|\.post|\.dev)"
+
+
+_PEP440_NORMAL = _normal_form(r"(?:0|[1-9][0-9]*)")
 _PEP440_ONE = re.compile(_PEP440_NORMAL, re.ASCII)
-# a run of ".0" release components that ends the release (only the release has ".0");
-# written to start with a literal, which lets the regex engine skip ahead to each ".0"
-# (twice as fast as "(?:\.0)+")
-_PEP440_ZEROS = re.compile(r"\.0(?:\.0)*(?=$|a|b|rc|\.post|\.dev)", re.ASCII)
+_PEP440_ZEROS = re.compile(_zeros("0"), re.ASCII)
 _TUPLE_KEYED = frozenset({"dpkg", "apk", "rpm", "semver", "gem", "go"})
 _KEYERS: dict[str, Callable[[str], str | None] | None] = {}
 
@@ -958,11 +969,8 @@ def version_key(ecosystem: str, version: str) -> str | None:
 # version's key costs ~0.3 us a version here (memory, not computing), and a list that
 # is new to a worker lists ~60: this takes a fifth of that.
 _SHAPE_OF = str.maketrans("0123456789", "#%%%%%%%%%")
-_SN = r"(?:#|%[#%]*)"
-_SHAPE_NORMAL = re.compile(rf"{_SN}(?:\.{_SN})*(?:(?:a|b|rc){_SN})?(?:\.post{_SN})?(?:\.dev{_SN})?")
-_SHAPE_ZEROS = re.compile(r"\.#(?:\.#)*(?=$|a|b|rc|\.post|\.dev)")
-# _PEP440_ZEROS over versions joined by spaces
-_JOINED_ZEROS = re.compile(r"\.0(?:\.0)*(?= |$|a|b|rc|\.post|\.dev)", re.ASCII)
+_SHAPE_NORMAL = re.compile(_normal_form(r"(?:#|%[#%]*)"))
+_SHAPE_ZEROS = re.compile(_zeros("#"))
 _SHAPES: dict[str, int] = {}  # shape -> 0: not normalized, 1: its own key, 2: zeros to strip
 _SHAPES_MAX = 4096
 
@@ -988,7 +996,7 @@ def _normal_pep440_keys(versions: list[str]) -> str | None:
         if not kind:
             return None
         strip = strip or kind == 2
-    return f" {_JOINED_ZEROS.sub('', joined) if strip else joined} "
+    return f" {_strip_zeros(joined) if strip else joined} "
 
 
 _KEY_CACHES: dict[str, dict[str, str]] = {}  # per ecosystem: version -> key ("" for none)
@@ -1020,8 +1028,10 @@ def _version_keys(ecosystem: str, versions: list[str]) -> tuple[str | None, list
 
 
 def list_keys(ecosystem: str, versions: list[str]) -> tuple[str | None, list[str]]:
-    """:func:`_version_keys` without its cache of whole lists: each version's key is
-    remembered, and most lists cost one lookup per item, in a C-speed loop."""
+    """:func:`_version_keys` without its cache of whole lists: a PEP 440 list all in
+    normalized form is keyed from its shapes (:func:`_normal_pep440_keys`); else each
+    version's key is remembered, and most lists cost one lookup per item, in a C-speed
+    loop."""
     keyer = _keyer(ecosystem)
     if keyer is None:
         return None, list(versions)
