@@ -83,10 +83,15 @@ def _units(root: Path, report: ImportReport) -> list[_Unit]:
     units: list[_Unit] = []
     for path in _files(root):
         if path.suffix == ".zip":
-            units.extend(zip(repeat(str(path)), zip_entries(path, report)))
+            units += _zip_units(path, report)
         else:
             units.append((str(path), None))
     return units
+
+
+def _zip_units(path: Path, report: ImportReport) -> list[_Unit]:
+    with _collector_paused():  # (an all.zip lists hundreds of thousands of entries)
+        return list(zip(repeat(str(path)), zip_entries(path, report)))
 
 
 _ZIPS: dict[str, int] = {}  # zips open in this process: path -> file descriptor
@@ -290,8 +295,7 @@ def import_paths(
             raise SourceError(f"{root}: no such file or directory")
         report = ImportReport()
         source = f"import:{root.resolve().name}"
-        with _collector_paused():  # (an all.zip lists hundreds of thousands of entries)
-            units = _units(root, report)
+        units = _units(root, report)
         builder.clear_source(source)
         secdb = SecdbCollector()
         osv_ids = _add_units(builder, units, source, report, workers, secdb)
@@ -327,9 +331,7 @@ def add_zip(
 ) -> dict[str, str]:
     """Add the OSV records of a zip (osv.dev's ``all.zip``) to ``source``, read as ``db import``
     reads one; returns {id: modified} of the records written."""
-    with _collector_paused():
-        units: list[_Unit] = [(str(path), entry) for entry in zip_entries(path, report)]
-    return _add_units(builder, units, source, report, workers, None)
+    return _add_units(builder, _zip_units(path, report), source, report, workers, None)
 
 
 def _add_units(
