@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from customhouse.advisories import importer
+from customhouse.advisories.feeds import osv as feeds_osv
 from customhouse.advisories.feeds.osv import (
     CorruptZipError,
     ImportReport,
@@ -25,6 +26,16 @@ from customhouse.advisories.feeds.osv import (
     zip_entries,
 )
 from customhouse.advisories.osv import AdvisoryError
+
+
+@pytest.fixture(params=["libdeflate", "zlib"])
+def inflater(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test twice: small members inflated by libdeflate (which only says that it
+    failed, and hands over to the zlib path to name why), and by the zlib path alone."""
+    if request.param == "libdeflate":
+        assert feeds_osv._libdeflate is not None, "the deflate package is a dependency"
+    else:
+        monkeypatch.setattr(feeds_osv, "_libdeflate", None)
 
 
 def _record(vid: str) -> bytes:
@@ -48,6 +59,7 @@ def _read_all(path: Path) -> dict[str, bytes]:
         os.close(fd)
 
 
+@pytest.mark.usefixtures("inflater")
 @pytest.mark.parametrize(
     "method", [zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA]
 )
@@ -76,6 +88,7 @@ def _central_offset(data: bytearray) -> int:
     return data.rindex(b"PK\x01\x02")
 
 
+@pytest.mark.usefixtures("inflater")
 def test_a_crc_mismatch_is_a_corrupt_entry(tmp_path: Path) -> None:
     archive, _, data = _one_entry_zip(tmp_path)
     crc_at = _central_offset(data) + 16  # the central directory's CRC-32, which we check
@@ -85,6 +98,7 @@ def test_a_crc_mismatch_is_a_corrupt_entry(tmp_path: Path) -> None:
         _read_all(archive)
 
 
+@pytest.mark.usefixtures("inflater")
 def test_an_entry_larger_than_the_directory_says_is_corrupt_not_followed(tmp_path: Path) -> None:
     archive, info, data = _one_entry_zip(tmp_path)
     size_at = _central_offset(data) + 24  # uncompressed size
@@ -94,6 +108,7 @@ def test_an_entry_larger_than_the_directory_says_is_corrupt_not_followed(tmp_pat
         _read_all(archive)
 
 
+@pytest.mark.usefixtures("inflater")
 def test_a_truncated_zip_is_corrupt(tmp_path: Path) -> None:
     archive, info, data = _one_entry_zip(tmp_path)
     central = _central_offset(data)
@@ -107,6 +122,7 @@ def test_a_truncated_zip_is_corrupt(tmp_path: Path) -> None:
         _read_all(archive)
 
 
+@pytest.mark.usefixtures("inflater")
 def test_a_bad_local_header_is_corrupt(tmp_path: Path) -> None:
     archive, info, data = _one_entry_zip(tmp_path)
     data[info.header_offset : info.header_offset + 4] = b"XXXX"
@@ -207,6 +223,7 @@ def test_a_name_that_is_not_the_utf8_it_claims_is_an_input_error(tmp_path: Path)
         zip_entries(archive, ImportReport())
 
 
+@pytest.mark.usefixtures("inflater")
 def test_long_local_extra_fields_and_large_members_read_as_zipfile_reads_them(
     tmp_path: Path,
 ) -> None:
@@ -241,6 +258,7 @@ def _good_zip() -> bytes:
     return _GOOD_ZIP_CACHE[0]
 
 
+@pytest.mark.usefixtures("inflater")
 @settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

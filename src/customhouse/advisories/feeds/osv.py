@@ -262,6 +262,15 @@ except ImportError:  # pragma: no cover - isal is a dependency
     pass
 
 _INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, _zlib.error)
+_libdeflate: Any = None
+_DEFLATE_ERRORS: tuple[type[Exception], ...] = ()
+try:  # libdeflate inflates a small record whole in ~75% of ISA-L's time (8 against 11 us)
+    import deflate
+
+    _libdeflate = deflate.deflate_decompress
+    _DEFLATE_ERRORS = (deflate.DeflateError,)
+except ImportError:  # pragma: no cover - deflate is a dependency
+    pass
 _HEADER_SLACK = 256  # bytes read beyond the name for the local extra field (0-36 in practice)
 # Deflate expands at most ~1032:1, so a member this small inflates to at most ~17 MB:
 # it is inflated in one call; a larger one in bounded steps.
@@ -315,6 +324,13 @@ def read_zip_member(fd: int, entry: ZipEntry, path: str) -> tuple[bytes, bytes |
 
 
 def _inflate(raw: bytes, entry: ZipEntry, path: str) -> bytes:
+    if _libdeflate is not None and len(raw) <= _ONE_SHOT:
+        # into a buffer of the size the directory gives: a stream that inflates to more
+        # fails, and so does a truncated or corrupt one; the path below then names why
+        try:
+            return bytes(_libdeflate(raw, entry.file_size))
+        except _DEFLATE_ERRORS:
+            pass
     try:
         if len(raw) <= _ONE_SHOT:  # (raises on a stream that stops early)
             return bytes(_zlib.decompress(raw, -15, entry.file_size or 1))
