@@ -167,7 +167,8 @@ def _with_zip64_end(data: bytes) -> bytes:
 
 
 @pytest.mark.parametrize(
-    "variant", ["plain", "utf8-names", "comment", "zip64", "zip64-end", "prepended", "dirs"]
+    "variant",
+    ["plain", "utf8-names", "cp437-names", "comment", "zip64", "zip64-end", "prepended", "dirs"],
 )
 def test_the_central_directory_is_read_as_zipfile_reads_it(tmp_path: Path, variant: str) -> None:
     archive = tmp_path / "all.zip"
@@ -175,7 +176,7 @@ def test_the_central_directory_is_read_as_zipfile_reads_it(tmp_path: Path, varia
         if variant == "dirs":
             zf.writestr("vulns/", b"")
         for i in range(3):
-            name = f"caf\u00e9-{i}.json" if variant == "utf8-names" else f"vulns/PYSEC-{i}.json"
+            name = f"caf\u00e9-{i}.json" if "names" in variant else f"vulns/PYSEC-{i}.json"
             if variant == "zip64":
                 with zf.open(name, "w", force_zip64=True) as f:
                     f.write(_record(f"PYSEC-{i}"))
@@ -187,8 +188,19 @@ def test_the_central_directory_is_read_as_zipfile_reads_it(tmp_path: Path, varia
         archive.write_bytes(b"#!/bin/sh\nexit 0\n" + archive.read_bytes())
     if variant == "zip64-end":
         archive.write_bytes(_with_zip64_end(archive.read_bytes()))
+    if variant == "cp437-names":  # the same bytes, not flagged UTF-8: read as code page 437
+        data = bytearray(archive.read_bytes())
+        for signature, flags_at in ((b"PK\x01\x02", 8), (b"PK\x03\x04", 6)):
+            at = data.find(signature)
+            while at >= 0:
+                (flags,) = struct.unpack_from("<H", data, at + flags_at)
+                struct.pack_into("<H", data, at + flags_at, flags & ~0x800)
+                at = data.find(signature, at + 4)
+        archive.write_bytes(bytes(data))
     fast = _central_directory(archive)
     expected = _zipfile_members(archive)  # zipfile's own reading
+    if variant == "cp437-names":
+        assert expected[0][0] == "caf\u251c\u2310-0.json"  # (UTF-8's bytes, as code page 437)
     if variant in ("comment", "prepended"):
         assert fast is None  # left to zipfile
     else:  # (small ZIP64 members have ZIP64 fields in their local headers only)

@@ -233,15 +233,19 @@ def _central_directory(path: Path) -> list[_Member] | None:
         return None
     members: list[_Member] = []
     pos, header, unpack = 0, _CENTRAL.size, _CENTRAL.unpack_from
+    # Names are sliced from the directory decoded once as Latin-1 (byte n -> code point
+    # n): a name that slice shows to be ASCII (a flag of the string: no scan) reads the
+    # same in every encoding a zip may use; any other is decoded from its bytes.
+    text = cd.decode("latin-1")
     try:
         for _ in range(count):
             sig, flags, method, crc, csize, usize, nlen, xlen, clen, offset = unpack(cd, pos)
             if sig != b"PK\x01\x02" or 0xFFFFFFFF in (csize, usize, offset):
                 return None  # ZIP64 sizes or offsets
             start = pos + header
-            raw = cd[start : start + nlen]
-            # (ASCII, the usual case, reads the same in both encodings, and decodes fastest)
-            name = raw.decode("ascii" if raw.isascii() else "utf-8" if flags & 0x800 else "cp437")
+            name = text[start : start + nlen]
+            if not name.isascii():
+                name = cd[start : start + nlen].decode("utf-8" if flags & 0x800 else "cp437")
             if "\0" in name:
                 name = name.split("\0", 1)[0]
             members.append((name, flags, method, crc, csize, usize, offset))
