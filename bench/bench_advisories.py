@@ -105,14 +105,14 @@ def _read_floor(archive: Path) -> float:
     else: the floor under an import of it (no validation, no rows, no database)."""
     import orjson
 
-    from customhouse.advisories.feeds.osv import ImportReport, read_zip_entry, zip_entries
+    from customhouse.advisories.feeds.osv import ImportReport, read_zip_member, zip_entries
 
     gc.disable()
     t0 = time.perf_counter()
     entries = zip_entries(archive, ImportReport())
     fd = os.open(archive, os.O_RDONLY)
     for e in entries:
-        orjson.loads(read_zip_entry(fd, e, str(archive)))
+        orjson.loads(read_zip_member(fd, e, str(archive))[0])
     os.close(fd)
     elapsed = time.perf_counter() - t0
     gc.enable()

@@ -22,7 +22,7 @@ from customhouse.advisories.feeds.osv import (
     ImportReport,
     _central_directory,
     _zipfile_members,
-    read_zip_entry,
+    read_zip_member,
     zip_entries,
 )
 from customhouse.advisories.osv import AdvisoryError
@@ -54,7 +54,7 @@ def _read_all(path: Path) -> dict[str, bytes]:
     entries = zip_entries(path, report)
     fd = os.open(path, os.O_RDONLY)
     try:
-        return {e.name: read_zip_entry(fd, e, str(path)) for e in entries}
+        return {e.name: read_zip_member(fd, e, str(path))[0] for e in entries}
     finally:
         os.close(fd)
 

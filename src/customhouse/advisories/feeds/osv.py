@@ -118,7 +118,7 @@ def open_zip(path: Path) -> zipfile.ZipFile:
 class ZipEntry(NamedTuple):
     """Where one record file lies in a zip, from the zip's central directory.
 
-    Reading it takes two ``pread`` calls (:func:`read_zip_entry`) instead of
+    Reading it takes one or two ``pread`` calls (:func:`read_zip_member`) instead of
     ``zipfile``'s per-member machinery, and a worker process that is handed entries
     never parses the central directory (hundreds of thousands of entries in an
     ``all.zip``) again.
@@ -281,15 +281,11 @@ _HEADER_SLACK = 256  # bytes read beyond the name for the local extra field (0-3
 _ONE_SHOT = 16 * 1024
 
 
-def read_zip_entry(fd: int, entry: ZipEntry, path: str) -> bytes:
-    """One entry's bytes, checked against the directory's size and CRC (CorruptZipError if
-    they differ). One ``pread`` fetches the local header and the data together."""
-    return read_zip_member(fd, entry, path)[0]
-
-
 def read_zip_member(fd: int, entry: ZipEntry, path: str) -> tuple[bytes, bytes | None]:
-    """:func:`read_zip_entry`, and the DEFLATE stream the bytes were inflated from (None
-    when the entry is not deflated): a store can keep a record as the stream."""
+    """One entry's bytes, checked against the directory's size and CRC (CorruptZipError if
+    they differ), and the DEFLATE stream they were inflated from (None when the entry is
+    not deflated): a store can keep a record as the stream. One ``pread`` fetches the
+    local header and the data together."""
     size = entry.compress_size
     try:
         guess = _LOCAL_HEADER.size + len(entry.name) * 3 + _HEADER_SLACK
