@@ -24,6 +24,7 @@ from typing import Any
 
 from customhouse.advisories.feeds.alpine import SecdbCollector, is_secdb
 from customhouse.advisories.feeds.osv import (
+    RECORD_SUFFIXES,
     CorruptZipError,
     ImportReport,
     ZipEntry,
@@ -47,7 +48,6 @@ from customhouse.advisories.store import (
 from customhouse.advisories.typed import typed_rows
 from customhouse.errors import OperationalError, SourceError
 
-_SUFFIXES = (".json", ".yaml", ".yml")
 _BATCH = 500  # files or zip entries per batch
 _PARALLEL_MIN = 4 * _BATCH  # below this, starting worker processes costs more than it gains
 _WORKERS = 2
@@ -62,7 +62,11 @@ def _files(root: Path) -> Iterator[Path]:
         yield root
         return
     for p in sorted(root.rglob("*")):
-        if p.is_file() and not p.is_symlink() and (p.suffix in _SUFFIXES or p.suffix == ".zip"):
+        if (
+            p.is_file()
+            and not p.is_symlink()
+            and (p.suffix in RECORD_SUFFIXES or p.suffix == ".zip")
+        ):
             yield p
 
 

@@ -19,6 +19,7 @@ from customhouse.advisories.osv import (
     parse_vulnerability,
 )
 
+RECORD_SUFFIXES = (".json", ".yaml", ".yml")  # the files (and zip entries) read as records
 MAX_ZIP_ENTRIES = 2_000_000
 MAX_ZIP_RATIO = 200
 
@@ -141,7 +142,7 @@ def zip_entries(path: Path, report: ImportReport) -> list[ZipEntry]:
         raise AdvisoryError(f"{path}: {len(members)} entries is more than {MAX_ZIP_ENTRIES}")
     out = []
     for name, flags, method, crc, compress_size, file_size, offset in members:
-        if not name.endswith((".json", ".yaml", ".yml")):  # (a directory ends with "/")
+        if not name.endswith(RECORD_SUFFIXES):  # (a directory ends with "/")
             continue
         if file_size > MAX_RECORD_BYTES or file_size > MAX_ZIP_RATIO * (compress_size or 1) + 65536:
             report.skipped.append(f"{path}!{name}: {file_size} bytes (zip bomb?)")
