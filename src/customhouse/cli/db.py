@@ -40,12 +40,20 @@ def run(args: Namespace) -> int:
 _IMPORT = """\
 Each PATH becomes one source; importing it again replaces that source's records.
 The database is rebuilt beside the old one and swapped in only on success.
+
+Files, zip entries and items that cannot be imported (malformed, oversized, a zip
+bomb) are skipped and listed; with --strict any of them refuses the whole import
+(exit 2) and leaves the database as it was.
 """
 
 
 def _build_import(parser: CommandParser) -> None:
     parser.argument("paths", nargs="+", type=Path)
     add_db_option(parser)
+    parser.flag(
+        "--strict",
+        help="Refuse the import (exit 2, database unchanged) if anything is skipped.",
+    )
     _add_format_option(parser)
 
 
@@ -53,12 +61,25 @@ def _import(args: Namespace) -> int:
     paths: list[Path] = args.paths
     db_path: str | None = args.db_path
     fmt: str = args.fmt
+    strict: bool = args.strict
     from customhouse.advisories.importer import import_paths
     from customhouse.advisories.store import StoreBuilder
+    from customhouse.errors import InputError
 
     path = resolve_db_path(db_path)
     with StoreBuilder(path) as builder:
         reports = import_paths(builder, list(paths))
+        skipped = [s for r in reports.values() for s in r.skipped]
+        if strict and skipped:  # raised inside: the builder drops the new database
+            for s in skipped[:20]:
+                _err(f"  skipped: {s}")
+            if len(skipped) > 20:
+                _err(f"  ... and {len(skipped) - 20} more skipped")
+            raise InputError(
+                f"--strict: {len(skipped)} item{'s' if len(skipped) > 1 else ''} skipped "
+                f"(first: {skipped[0]}); "
+                f"nothing was imported and {path} is unchanged"
+            )
     if fmt == "json":
         dump_json(
             {
