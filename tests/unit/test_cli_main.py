@@ -209,6 +209,9 @@ def _parsed(
         (["lint"], {"CUSTOMHOUSE_LINT_FAIL_ON": "HIGH"}, "fail_on", "high"),
         (["export", "x"], {"CUSTOMHOUSE_EXPORT_OUTPUT": "out.tar"}, "output", "out.tar"),
         (["db", "status"], {"CUSTOMHOUSE_DB_STATUS_MAX_AGE": "36h"}, "max_age", "36h"),
+        (["db", "status"], {"CUSTOMHOUSE_DB_MAX_AGE": "2w"}, "max_age", "2w"),
+        (["scan", "x"], {"CUSTOMHOUSE_DB_MAX_AGE": "36h"}, "max_age", "36h"),
+        (["scan", "x"], {"CUSTOMHOUSE_SCAN_MAX_AGE": "3d"}, "max_age", "3d"),
         (
             ["db", "status"],
             {"CUSTOMHOUSE_DB": "/explicit.db", "CUSTOMHOUSE_DB_STATUS_DB_PATH": "/auto.db"},

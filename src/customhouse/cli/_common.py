@@ -63,6 +63,73 @@ def resolve_db_path(value: str | None) -> Path:
     return Path(value) if value else default_db_path()
 
 
+def add_max_age_option(parser: CommandParser, flag: str) -> None:
+    """``flag AGE``: how old an advisory source may be before a warning says so."""
+    parser.option(
+        flag,
+        dest="max_age",
+        default="7d",
+        show_default=True,
+        metavar="AGE",
+        envvar="CUSTOMHOUSE_DB_MAX_AGE",
+        help="Warn when an advisory source is older than this (e.g. 36h, 7d).",
+    )
+
+
+_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_age(text: str, flag: str) -> float:
+    """Seconds of an age written as a number and a unit (90m, 36h, 7d, 2w)."""
+    if len(text) < 2 or text[-1] not in _AGE_UNITS:
+        raise UsageError(f"{flag} {text!r}: use a number and a unit (s, m, h, d, w)")
+    try:
+        value = float(text[:-1])
+    except ValueError:
+        raise UsageError(f"{flag} {text!r}: not a number") from None
+    if not 0 < value < float("inf"):
+        raise UsageError(f"{flag} {text!r}: must be more than 0")
+    return value * _AGE_UNITS[text[-1]]
+
+
+def source_age(fetched_at: str | None, now: float) -> float | None:
+    """Seconds since a source was fetched; None when the database does not say (or not
+    as the store writes it)."""
+    import calendar
+    import time
+
+    if not fetched_at:
+        return None
+    try:
+        return now - calendar.timegm(time.strptime(fetched_at, "%Y-%m-%dT%H:%M:%SZ"))
+    except ValueError:
+        return None
+
+
+def format_age(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m"
+    if seconds < 86400 * 2:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.1f}d"
+
+
+def stale_warnings(sources: Any, limit: float, max_age: str, flag: str, now: float) -> list[str]:
+    """A warning for each advisory source (``SourceInfo``) fetched more than ``limit``
+    seconds ago: advisories published since are missing from it."""
+    out = []
+    for s in sources:
+        age = source_age(s.fetched_at, now)
+        if age is not None and age > limit:
+            out.append(
+                f"advisory source {s.name} was fetched {format_age(age)} ago, more than "
+                f"{flag} {max_age}: newer advisories are missing; run 'customhouse db update'"
+            )
+    return out
+
+
 def parse_platform(value: str | None) -> Platform | None:
     from customhouse.oci.model import Platform
 

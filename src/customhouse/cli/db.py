@@ -13,9 +13,14 @@ from typing import TYPE_CHECKING, Any
 from customhouse.cli._args import int_range
 from customhouse.cli._common import (
     add_db_option,
+    add_max_age_option,
     add_registry_option,
     dump_json,
+    format_age,
+    parse_age,
     resolve_db_path,
+    source_age,
+    stale_warnings,
 )
 
 if TYPE_CHECKING:
@@ -109,13 +114,7 @@ def _import(args: Namespace) -> int:
 
 def _build_status(parser: CommandParser) -> None:
     add_db_option(parser)
-    parser.option(
-        "--max-age",
-        default="7d",
-        show_default=True,
-        metavar="AGE",
-        help="Warn when a source is older than this (e.g. 36h, 7d).",
-    )
+    add_max_age_option(parser, "--max-age")
     _add_format_option(parser)
 
 
@@ -125,7 +124,7 @@ def _status(args: Namespace) -> int:
     fmt: str = args.fmt
     from customhouse.advisories.store import open_store
 
-    limit = _parse_age(max_age)
+    limit = parse_age(max_age, "--max-age")
     path = resolve_db_path(db_path)
     with open_store(path) as store:
         meta = store.meta()
@@ -136,7 +135,7 @@ def _status(args: Namespace) -> int:
     rows: list[dict[str, Any]] = []
     stale = []
     for s in sources:
-        age = now - _parse_time(s.fetched_at) if s.fetched_at else None
+        age = source_age(s.fetched_at, now)
         if age is not None and age > limit:
             stale.append(s.name)
         rows.append(
@@ -169,14 +168,12 @@ def _status(args: Namespace) -> int:
             f"{counts['packages']} packages, {len(ecosystems)} ecosystems"
         )
         for r in rows:
-            shown_age = _fmt_age(r["age_seconds"])
+            shown_age = format_age(r["age_seconds"])
             _out(
                 f"  {r['name']}: {r['records']} records, fetched {r['fetched_at']} ({shown_age} ago)"
             )
-    for name in stale:
-        _err(
-            f"customhouse: warning: source {name} is older than {max_age}; run 'customhouse db update'"
-        )
+    for line in stale_warnings(sources, limit, max_age, "--max-age", now):
+        _err(f"customhouse: warning: {line}")
     return 0
 
 
@@ -261,34 +258,6 @@ def _export(args: Namespace) -> int:
         raise StorageError(f"cannot export to {output}: {e}") from None
     _err(f"exported {path} to {output}")
     return 0
-
-
-def _parse_age(text: str) -> float:
-    from customhouse.errors import UsageError
-
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-    if len(text) < 2 or text[-1] not in units:
-        raise UsageError(f"--max-age {text!r}: use a number and a unit (s, m, h, d, w)")
-    try:
-        return float(text[:-1]) * units[text[-1]]
-    except ValueError:
-        raise UsageError(f"--max-age {text!r}: not a number") from None
-
-
-def _parse_time(ts: str) -> float:
-    import calendar
-
-    return float(calendar.timegm(time.strptime(ts, "%Y-%m-%dT%H:%M:%SZ")))
-
-
-def _fmt_age(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    if seconds < 3600:
-        return f"{int(seconds // 60)}m"
-    if seconds < 86400 * 2:
-        return f"{seconds / 3600:.1f}h"
-    return f"{seconds / 86400:.1f}d"
 
 
 # --- online: update, push, pull ------------------------------------------------------

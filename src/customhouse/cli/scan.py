@@ -12,11 +12,14 @@ from typing import TYPE_CHECKING, Any
 from customhouse.cli._common import (
     add_db_option,
     add_image_options,
+    add_max_age_option,
     add_output_options,
     atomic_output,
     layer_progress,
+    parse_age,
     parse_platform,
     resolve_db_path,
+    stale_warnings,
 )
 
 if TYPE_CHECKING:
@@ -135,6 +138,7 @@ def build(parser: CommandParser) -> None:
     parser.option("--format", dest="fmt", choices=FORMATS, default="table", show_default=True)
     add_output_options(parser)
     add_db_option(parser)
+    add_max_age_option(parser, "--db-max-age")
     parser.option(
         "--scanners", default="vuln", show_default=True, help="vuln, secret, or vuln,secret."
     )
@@ -179,6 +183,9 @@ def run(args: Namespace) -> int:
     ignore_file: Path | None = args.ignore_file
     vex_files: tuple[Path, ...] = args.vex_files
     no_cache: bool = args.no_cache
+    max_age: str = args.max_age
+    import time
+
     from customhouse.advisories.store import AdvisoryStore
     from customhouse.ignore import load_ignore_file
     from customhouse.match.matcher import SEVERITY_ORDER
@@ -186,6 +193,7 @@ def run(args: Namespace) -> int:
     from customhouse.report import vuln as report
 
     chosen = _scanners(scanners)
+    max_age_seconds = parse_age(max_age, "--db-max-age")
     ignores = load_ignore_file(ignore_file, required=ignore_file is not None)
     vex = [st for path in vex_files for st in load_vex(path)]
     store = None
@@ -193,14 +201,21 @@ def run(args: Namespace) -> int:
     if "vuln" in chosen:
         store = AdvisoryStore(resolve_db_path(db_path))
         meta = store.meta()
+        sources = store.sources()
+        db_warnings = stale_warnings(sources, max_age_seconds, max_age, "--db-max-age", time.time())
+        if not any(s.record_count for s in sources):  # a clean result would mean nothing
+            db_warnings.append(f"the advisory database {store.path} holds no advisories")
+        for line in db_warnings:  # (said first: a scan of many images takes a while)
+            sys.stderr.write(f"customhouse: warning: {line}\n")
         db_info = {
             "path": str(store.path),
             "schema_version": meta.get("schema_version"),
             "built_at": meta.get("built_at"),
             "sources": [
                 {"name": s.name, "fetched_at": s.fetched_at, "records": s.record_count}
-                for s in store.sources()
+                for s in sources
             ],
+            "warnings": db_warnings,
         }
     try:
         results = [

@@ -399,3 +399,67 @@ def test_alpine_fixtures_match_the_oracle_exactly(
     else:
         assert {o for o, _ in by_origin} == {"busybox", "musl", "openssl"}
         assert len({i for o, i in by_origin if o == "openssl"}) == 22
+
+
+# --- the advisory database's age -------------------------------------------
+
+
+def _age_source(db: Path, fetched_at: str) -> None:
+    import sqlite3
+
+    with sqlite3.connect(db) as c:
+        c.execute("UPDATE sources SET fetched_at = ?", (fetched_at,))
+    c.close()
+
+
+def test_a_stale_or_empty_database_is_warned_about_first_and_in_the_json(tmp_path: Path) -> None:
+    db = _db(tmp_path, [BACKPORT])
+    src = _debian_image(tmp_path / "img", [_deb("libfoo1", "1.2-3", "foo (1.2-3)")])
+    fresh = _cli("scan", src, "--db", str(db), "--no-cache", "--format", "json")
+    assert fresh.returncode == 0, fresh.stderr
+    assert "warning" not in fresh.stderr
+    assert json.loads(fresh.stdout)["database"]["warnings"] == []
+
+    _age_source(db, "2020-01-01T00:00:00Z")
+    r = _cli("scan", src, "--db", str(db), "--no-cache", "--format", "json")
+    assert r.returncode == 0, r.stderr  # a warning, not a gate
+    (line,) = [x for x in r.stderr.splitlines() if "warning" in x]
+    assert re.fullmatch(
+        r"customhouse: warning: advisory source import:feed was fetched \d+\.\dd ago, more than"
+        r" --db-max-age 7d: newer advisories are missing; run 'customhouse db update'",
+        line,
+    ), line
+    report = json.loads(r.stdout)
+    assert report["database"]["warnings"] == [line.removeprefix("customhouse: warning: ")]
+    assert report["results"] == json.loads(fresh.stdout)["results"]  # the scan is the same
+    # a larger limit, by option or environment, accepts the same database
+    r = _cli("scan", src, "--db", str(db), "--no-cache", "--db-max-age", "5000w")
+    assert r.returncode == 0 and "warning" not in r.stderr
+    # a fetch time the database holds in no known form is not a crash, and not a warning
+    _age_source(db, "yesterday")
+    r = _cli("scan", src, "--db", str(db), "--no-cache")
+    assert r.returncode == 0 and "warning" not in r.stderr and "Traceback" not in r.stderr
+    r = _cli("db", "status", "--db", str(db))
+    assert r.returncode == 0 and "(? ago)" in r.stdout and "Traceback" not in r.stderr
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    empty_db = tmp_path / "empty.db"
+    with StoreBuilder(empty_db) as b:
+        import_paths(b, [empty])
+    r = _cli("scan", src, "--db", str(empty_db), "--no-cache", "--format", "json")
+    assert r.returncode == 0
+    assert f"warning: the advisory database {empty_db} holds no advisories" in r.stderr
+    assert json.loads(r.stdout)["database"]["warnings"] == [
+        f"the advisory database {empty_db} holds no advisories"
+    ]
+
+
+@pytest.mark.parametrize("age", ["7", "d", "xd", "0d", "-1d", "nand", "infd"])
+def test_a_bad_max_age_is_a_usage_error(tmp_path: Path, age: str) -> None:
+    db = _db(tmp_path, [BACKPORT])
+    r = _cli("scan", "oci:/nonexistent", "--db", str(db), f"--db-max-age={age}")
+    assert r.returncode == 2
+    assert f"--db-max-age {age!r}" in r.stderr and "Traceback" not in r.stderr
+    r = _cli("db", "status", "--db", str(db), f"--max-age={age}")
+    assert r.returncode == 2 and f"--max-age {age!r}" in r.stderr
