@@ -269,6 +269,42 @@ def test_malformed_records_are_reported_not_stored(tmp_path: Path) -> None:
     assert "deep.json" in joined
 
 
+def _alias_bomb(vid: str, where: str) -> str:
+    """An OSV record in YAML whose ``where`` is nine nested aliases of ten items each:
+    ~600 bytes that stand for 10^9 strings."""
+    anchors = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    anchors += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    body = "\n  ".join(anchors)
+    return (
+        f"id: {vid}\nmodified: '2024-01-01T00:00:00Z'\nanchors:\n  {body}\n"
+        f"affected:\n  - package: {{ecosystem: PyPI, name: x}}\n    {where}: *a8\n"
+    )
+
+
+def test_a_yaml_alias_bomb_is_refused_without_expanding_it(tmp_path: Path) -> None:
+    d = tmp_path / "feed"
+    d.mkdir()
+    (d / "ok.yaml").write_text(yaml.safe_dump(_record("OK-1")))
+    (d / "scalar-alias.yaml").write_text(  # an alias to a string multiplies nothing
+        "id: &i OK-2\nmodified: '2024-01-01T00:00:00Z'\nsummary: *i\n"
+        "affected:\n  - package: {ecosystem: PyPI, name: &n y}\n    versions: ['1', '2']\n"
+        "    database_specific: {name: *n, again: *n}\n"
+    )
+    (d / "bomb1.yaml").write_text(_alias_bomb("BOMB-1", "database_specific"))
+    (d / "bomb2.yaml").write_text(_alias_bomb("BOMB-2", "versions"))
+    db = tmp_path / "a.db"
+    (report,) = _build(db, d).values()  # (expanded, this took 9 GB and 30 s, then crashed)
+    assert sorted(report.skipped) == [
+        f"{name}: a YAML alias to a list or mapping (an alias bomb?): not accepted"
+        for name in ("bomb1.yaml", "bomb2.yaml")
+    ]
+    assert report.records == 2
+    with AdvisoryStore(db) as store:
+        ok2 = store.get("OK-2")
+        assert ok2.summary == "OK-2"
+        assert ok2.affected[0].database_specific == {"name": "y", "again": "y"}
+
+
 def test_not_a_database(tmp_path: Path) -> None:
     bogus = tmp_path / "x.db"
     bogus.write_bytes(b"hello, not sqlite" * 100)
