@@ -65,7 +65,7 @@ def _json_loads(data: bytes) -> Any:
 def _refuse_shared(obj: Any, name: str) -> None:
     """Refuse a YAML document in which a list or mapping is reached twice: an alias
     (``*a``) to an anchored one. JSON has no such thing, and an OSV record never needs
-    it; nine nested aliases of ten items each make a 500-byte file a billion strings,
+    it; nine nested aliases of ten items each make a 600-byte file a billion strings,
     which any walk of the record (validation, the stored JSON) would expand. Each list
     and mapping is visited once, so this takes time in proportion to the file."""
     seen: set[int] = set()
