@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from customhouse.catalog.interface import NPM, FileResult, Package, Wants
+from customhouse.yamltree import reaches_a_container_twice
 
 __all__ = ["NpmCataloger", "dedupe_lockfile_packages"]
 
@@ -313,9 +314,12 @@ def _load_yaml(text: str) -> Any:
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.load(text, Loader=loader)  # a safe loader
+        doc = yaml.load(text, Loader=loader)  # a safe loader
     except (yaml.YAMLError, RecursionError, ValueError) as e:
         raise _LockError(f"not valid YAML: {str(e).splitlines()[0] if str(e) else e}") from e
+    if reaches_a_container_twice(doc):  # (see there: an alias bomb)
+        raise _LockError("a YAML alias to a list or mapping (an alias bomb?): not accepted")
+    return doc
 
 
 def _yarn_berry(text: str) -> Iterator[_Found]:

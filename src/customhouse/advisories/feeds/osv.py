@@ -18,6 +18,7 @@ from customhouse.advisories.osv import (
     Vulnerability,
     parse_vulnerability,
 )
+from customhouse.yamltree import reaches_a_container_twice
 
 RECORD_SUFFIXES = (".json", ".yaml", ".yml")  # the files (and zip entries) read as records
 MAX_ZIP_ENTRIES = 2_000_000
@@ -42,7 +43,10 @@ def load_text(data: bytes, name: str) -> Any:
             obj = yaml.load(data, Loader=_yaml_loader())
         except yaml.YAMLError as e:
             raise AdvisoryError(f"{name}: invalid YAML: {e}") from None
-        _refuse_shared(obj, name)
+        if reaches_a_container_twice(obj):  # (see there: an alias bomb)
+            raise AdvisoryError(
+                f"{name}: a YAML alias to a list or mapping (an alias bomb?): not accepted"
+            )
         return obj
     try:
         return _json_loads(data)
@@ -60,30 +64,6 @@ def _json_loads(data: bytes) -> Any:
         return msgspec.json.decode(data)
     except msgspec.DecodeError:
         return json.loads(data)
-
-
-def _refuse_shared(obj: Any, name: str) -> None:
-    """Refuse a YAML document in which a list or mapping is reached twice: an alias
-    (``*a``) to an anchored one. JSON has no such thing, and an OSV record never needs
-    it; nine nested aliases of ten items each make a 600-byte file a billion strings,
-    which any walk of the record (validation, the stored JSON) would expand. Each list
-    and mapping is visited once, so this takes time in proportion to the file."""
-    seen: set[int] = set()
-    todo = [obj]
-    while todo:
-        node = todo.pop()
-        if isinstance(node, dict):
-            items: Any = node.values()
-        elif isinstance(node, list):
-            items = node
-        else:
-            continue
-        if id(node) in seen:
-            raise AdvisoryError(
-                f"{name}: a YAML alias to a list or mapping (an alias bomb?): not accepted"
-            )
-        seen.add(id(node))
-        todo.extend(i for i in items if isinstance(i, (dict, list)))
 
 
 _LOADER: Any = None
