@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from customhouse.catalog.interface import NPM, FileResult, Package, Wants
-from customhouse.yamltree import reaches_a_container_twice
+from customhouse.yamltree import YamlAliasError, load_without_aliases
 
 __all__ = ["NpmCataloger", "dedupe_lockfile_packages"]
 
@@ -69,13 +69,13 @@ def _valid_name(name: str) -> bool:
 
 def _licenses(doc: Mapping[str, Any]) -> tuple[str, ...]:
     """``license`` as a string or ``{"type": ...}``; the legacy ``licenses`` array."""
-    out: list[str] = []
+    out: dict[str, None] = {}  # (ordered, and a hostile list's repeats cost O(1) each)
 
     def add(value: Any) -> None:
         if isinstance(value, Mapping):
             value = value.get("type")
-        if isinstance(value, str) and value.strip() and value.strip() not in out:
-            out.append(value.strip())
+        if isinstance(value, str) and value.strip():
+            out[value.strip()] = None
 
     lic = doc.get("license")
     if isinstance(lic, list):
@@ -314,12 +314,11 @@ def _load_yaml(text: str) -> Any:
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        doc = yaml.load(text, Loader=loader)  # a safe loader
+        return load_without_aliases(text, loader)  # a safe loader
+    except YamlAliasError as e:
+        raise _LockError(str(e)) from None
     except (yaml.YAMLError, RecursionError, ValueError) as e:
         raise _LockError(f"not valid YAML: {str(e).splitlines()[0] if str(e) else e}") from e
-    if reaches_a_container_twice(doc):  # (see there: an alias bomb)
-        raise _LockError("a YAML alias to a list or mapping (an alias bomb?): not accepted")
-    return doc
 
 
 def _yarn_berry(text: str) -> Iterator[_Found]:
@@ -375,7 +374,7 @@ def _pnpm_lock(text: str) -> Iterator[_Found]:
     raw_version = str(doc.get("lockfileVersion", ""))
     try:
         major = int(float(raw_version))
-    except ValueError:
+    except (ValueError, OverflowError):  # ("1e400" is a float: infinity)
         raise _LockError(f"unknown lockfileVersion {raw_version!r}") from None
     packages = doc.get("packages") or {}
     if not isinstance(packages, dict):

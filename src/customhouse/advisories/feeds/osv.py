@@ -18,7 +18,7 @@ from customhouse.advisories.osv import (
     Vulnerability,
     parse_vulnerability,
 )
-from customhouse.yamltree import reaches_a_container_twice
+from customhouse.yamltree import YamlAliasError, load_without_aliases
 
 RECORD_SUFFIXES = (".json", ".yaml", ".yml")  # the files (and zip entries) read as records
 MAX_ZIP_ENTRIES = 2_000_000
@@ -40,14 +40,11 @@ def load_text(data: bytes, name: str) -> Any:
         import yaml
 
         try:
-            obj = yaml.load(data, Loader=_yaml_loader())
+            return load_without_aliases(data, _yaml_loader())
+        except YamlAliasError as e:
+            raise AdvisoryError(f"{name}: {e}") from None
         except yaml.YAMLError as e:
             raise AdvisoryError(f"{name}: invalid YAML: {e}") from None
-        if reaches_a_container_twice(obj):  # (see there: an alias bomb)
-            raise AdvisoryError(
-                f"{name}: a YAML alias to a list or mapping (an alias bomb?): not accepted"
-            )
-        return obj
     try:
         return _json_loads(data)
     except (ValueError, RecursionError) as e:
