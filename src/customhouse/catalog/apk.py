@@ -116,7 +116,7 @@ def _valid_version(version: str) -> bool:
 
 class ApkCataloger:
     name = "apk"
-    version = 1
+    version = 2  # 2: hostile paths bounded (F: over PATH_MAX, owned paths at 4x)
     max_bytes = 64 * 1024 * 1024
     wants = Wants(names=frozenset({_INSTALLED.rpartition("/")[2]}))
 

@@ -451,7 +451,7 @@ def _ldflags_version(ldflags: str) -> str:
 
 class GoBinaryCataloger:
     name = "go-binary"
-    version = 1
+    version = 2  # 2: build settings unquote one Go string only
     max_bytes = 512 * _MiB
     wants = Wants(executables=True)
 

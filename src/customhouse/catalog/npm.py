@@ -108,7 +108,7 @@ def _dirname(path: str) -> str:
 
 class NpmCataloger:
     name = "npm"
-    version = 1
+    version = 2  # 2: YAML lockfiles with aliases refused
     max_bytes = 64 * _MiB
     wants = Wants(names=frozenset(_SUFFIXES))
 
