@@ -24,12 +24,18 @@ The key is the package's header number (u32, the writer's byte order); key 0 is 
 counter of header numbers, not a package. Pages are scanned in file order rather than
 by bucket, so a damaged bucket chain loses only its own pages; every page number is
 bounds-checked and every overflow chain is walked with a visited set.
+
+Entry offsets are untrusted and may repeat, so many entries can name one overflow
+chain: each overflow page is read at most once per file (a chain reaching a page that
+an earlier entry already read is refused), and a pair's key is checked before its
+value is read, so the work stays proportional to the file's size.
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterator
+from functools import partial
 
 __all__ = ["blobs", "is_bdb"]
 
@@ -73,6 +79,7 @@ class _Reader:
         self.warn = warn
         self.u16 = struct.Struct(order + "H")
         self.u32 = struct.Struct(order + "I")
+        self.overflow_read: set[int] = set()  # overflow pages already read, file-wide
 
     def page(self, pgno: int) -> memoryview | None:
         if not 0 < pgno < self.pages:
@@ -94,7 +101,14 @@ class _Reader:
             if pgno in seen:
                 self.warn(f"{where}: overflow chain loops back to page {pgno}")
                 return None
+            if pgno in self.overflow_read:
+                self.warn(
+                    f"{where}: overflow page {pgno} was already read for another entry "
+                    "(shared overflow chain); the entry is ignored"
+                )
+                return None
             seen.add(pgno)
+            self.overflow_read.add(pgno)
             page = self.page(pgno)
             if page is None or page[25] != _P_OVERFLOW:
                 self.warn(
@@ -157,7 +171,11 @@ class _Reader:
         self.warn(f"{where}: unsupported btree entry type {kind}")
         return None
 
-    def pairs(self, pgno: int, page: memoryview) -> Iterator[tuple[bytes, bytes]]:
+    def pairs(
+        self, pgno: int, page: memoryview
+    ) -> Iterator[tuple[bytes, Callable[[], bytes | None]]]:
+        """Yield ``(key, read value)`` for the page's pairs: the caller reads a value only
+        once it wants the key (reading one may walk an overflow chain)."""
         offs = self.offsets(page, pgno)
         if offs is None:
             return
@@ -169,13 +187,13 @@ class _Reader:
             if is_hash:
                 key_end = self.page_size if i == 0 else offs[i - 1]
                 key = self.hash_item(page, offs[i], key_end, where)
-                value = None if key is None else self.hash_item(page, offs[i + 1], offs[i], where)
+                value = partial(self.hash_item, page, offs[i + 1], offs[i], where)
             else:
                 if offs[i] + 2 >= self.page_size or page[offs[i] + 2] & _B_DELETE:
                     continue  # deleted (or cut off): not a live pair
                 key = self.btree_item(page, offs[i], where)
-                value = None if key is None else self.btree_item(page, offs[i + 1], where)
-            if key is not None and value is not None:
+                value = partial(self.btree_item, page, offs[i + 1], where)
+            if key is not None:
                 yield key, value
 
 
@@ -208,7 +226,7 @@ def blobs(data: bytes, warn: Callable[[str], None]) -> Iterator[tuple[int, bytes
         page = reader.page(pgno)
         if page is None or page[25] not in (_P_HASH, _P_HASH_UNSORTED, _P_LBTREE):
             continue
-        for key, value in reader.pairs(pgno, page):
+        for key, read_value in reader.pairs(pgno, page):
             if len(key) != 4:
                 warn(f"page {pgno}: a key of {len(key)} bytes is not a header number; skipped")
                 continue
@@ -217,6 +235,9 @@ def blobs(data: bytes, warn: Callable[[str], None]) -> Iterator[tuple[int, bytes
                 continue
             if hnum in seen:
                 warn(f"header number {hnum} appears twice; the second is ignored")
+                continue
+            value = read_value()
+            if value is None:
                 continue
             seen.add(hnum)
             yield hnum, value

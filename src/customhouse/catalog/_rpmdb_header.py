@@ -18,6 +18,10 @@ Types (rpm's ``rpmTagType``): 0 NULL, 1 CHAR, 2 INT8, 3 INT16, 4 INT32, 5 INT64,
 Every number read from the blob is untrusted: entry counts, offsets and element
 counts are checked against the blob's size before anything is sliced, and counts are
 capped, so a garbled blob yields :class:`HeaderError`, never an over-read or a hang.
+File paths are built by joining a DIRNAMES entry to each BASENAMES entry, and many files
+may share one long directory, so their total length is budgeted against the data store
+(:data:`PATH_BYTES_PER_DATA_BYTE`) and a header over budget is refused before any path
+is built.
 """
 
 from __future__ import annotations
@@ -56,6 +60,9 @@ _WANTED = _STRINGS | _ARRAYS | {EPOCH, DIRINDEXES}
 #: rpm itself refuses more than 0xffff index entries and more than 256 MiB of data
 MAX_ENTRIES = 0xFFFF
 MAX_DATA = 256 * 1024 * 1024
+#: the file paths of a header may total at most this many bytes per byte of its data store
+#: (real headers stay below 1: each file also stores its digest, size, mode, owner...)
+PATH_BYTES_PER_DATA_BYTE = 8
 _ENTRY = struct.Struct(">IIII")
 
 
@@ -163,10 +170,19 @@ def parse_header(blob: bytes) -> Header:
         dirindexes = int32s(DIRINDEXES) or []
         if len(dirindexes) != len(basenames):
             raise HeaderError(f"{len(basenames)} BASENAMES but {len(dirindexes)} DIRINDEXES")
-        for base, idx in zip(basenames, dirindexes, strict=True):
-            if idx >= len(dirnames):
+        dirlens = [len(d) for d in dirnames]
+        total = sum(len(base) for base in basenames)
+        for idx in dirindexes:
+            if idx >= len(dirlens):
                 raise HeaderError(f"DIRINDEXES value {idx} is past the {len(dirnames)} DIRNAMES")
-            files.append(_path(dirnames[idx] + base))
+            total += dirlens[idx]
+        budget = PATH_BYTES_PER_DATA_BYTE * dl
+        if total > budget:
+            raise HeaderError(
+                f"its {len(basenames)} file paths would total {total} bytes, more than "
+                f"{PATH_BYTES_PER_DATA_BYTE} times its {dl}-byte data store"
+            )
+        files = [_path(dirnames[i] + base) for base, i in zip(basenames, dirindexes, strict=True)]
     else:
         files = [_path(p) for p in strings(OLDFILENAMES) or ()]
     return Header(

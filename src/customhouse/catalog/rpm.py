@@ -90,7 +90,7 @@ def _format(
 
 class RpmCataloger:
     name = "rpm"
-    version = 1
+    version = 2  # 2: shared bdb overflow, overlapping ndb slots, paths over budget refused
     max_bytes = 1024 * 1024 * 1024
     wants = Wants(names=frozenset(p.rpartition("/")[2] for p in _PATHS))
 
