@@ -315,8 +315,77 @@ def analyze_rootfs(
     return out
 
 
-def _under(path: str, prefix: str) -> bool:
-    return not prefix or path == prefix or path.startswith(prefix + "/")
+class _PathNode:
+    __slots__ = ("children", "path")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _PathNode] = {}
+        self.path: str | None = None  # set if this very path is indexed
+
+
+class _PathIndex:
+    """A set of paths as a tree of their ``/``-separated components.
+
+    ``remove_under(prefix)`` costs the depth of ``prefix`` plus the size of what it
+    removes, where scanning every path for each whiteout would cost their product.
+    A path is under a non-empty ``prefix`` exactly when it is ``prefix`` or starts
+    with ``prefix + "/"``, that is when its components begin with those of ``prefix``;
+    the empty prefix stands for the root, above every path.
+    """
+
+    __slots__ = ("root",)
+
+    def __init__(self) -> None:
+        self.root = _PathNode()
+
+    def add(self, path: str) -> None:
+        node = self.root
+        for part in path.split("/"):
+            child = node.children.get(part)
+            if child is None:
+                node.children[part] = child = _PathNode()
+            node = child
+        node.path = path
+
+    def remove_under(self, prefix: str, *, keep_self: bool) -> list[str]:
+        """Remove and return the paths under ``prefix`` (but ``prefix`` itself if ``keep_self``)."""
+        if not prefix:  # the root: every path (an opaque root keeps the path "" itself)
+            old, self.root = self.root, _PathNode()
+            out = _collect(old, [])
+            if keep_self and "" in out:
+                out.remove("")
+                self.add("")
+            return out
+        parts = prefix.split("/")
+        parent = self.root
+        for part in parts[:-1]:
+            found = parent.children.get(part)
+            if found is None:
+                return []
+            parent = found
+        node = parent.children.get(parts[-1])
+        if node is None:
+            return []
+        out = []
+        if not keep_self:
+            del parent.children[parts[-1]]
+            if node.path is not None:
+                out.append(node.path)
+        for child in node.children.values():
+            _collect(child, out)
+        node.children = {}
+        return out
+
+
+def _collect(node: _PathNode, out: list[str]) -> list[str]:
+    """Append every indexed path at or below ``node`` to ``out`` (iteratively: paths may be deep)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n.path is not None:
+            out.append(n.path)
+        stack.extend(n.children.values())
+    return out
 
 
 def merge(analyses: Sequence[LayerAnalysis]) -> tuple[Distro | None, list[Package], list[str]]:
@@ -324,15 +393,20 @@ def merge(analyses: Sequence[LayerAnalysis]) -> tuple[Distro | None, list[Packag
     # path -> history of (layer index, result), reset when the path is removed
     history: dict[str, list[tuple[int, FileResult]]] = {}
     warnings: list[str] = []
+    index = _PathIndex()  # the paths of ``history``, by directory
     for idx, a in enumerate(analyses):
         for removed in a.whiteouts:
-            for p in [p for p in history if _under(p, removed)]:
+            for p in index.remove_under(removed, keep_self=False):
                 del history[p]
         for opaque in a.opaques:
-            for p in [p for p in history if p != opaque and _under(p, opaque)]:
+            for p in index.remove_under(opaque, keep_self=True):
                 del history[p]
         for path, result in a.files.items():
-            history.setdefault(path, []).append((idx, result))
+            hist = history.get(path)
+            if hist is None:
+                history[path] = hist = []
+                index.add(path)
+            hist.append((idx, result))
         warnings.extend(a.warnings)
     distro: Distro | None = None
     for path in sorted(history, key=os_priority):
@@ -355,12 +429,18 @@ def merge(analyses: Sequence[LayerAnalysis]) -> tuple[Distro | None, list[Packag
         hist = history[path]
         top_idx, top = hist[-1]
         warnings.extend(top.warnings)
+        # the package identities of each lower version of the file, topmost first, built
+        # once and only as deep as some package's uninterrupted run reaches
+        below: list[set[tuple[str, str, str]]] = []
         for pkg in top.packages:
             introduced = top_idx
             ident = (pkg.ecosystem, pkg.name, pkg.version)
-            for idx, res in reversed(hist[:-1]):
-                if any((q.ecosystem, q.name, q.version) == ident for q in res.packages):
-                    introduced = idx
+            for depth in range(len(hist) - 1):
+                if depth == len(below):
+                    res = hist[-2 - depth][1]
+                    below.append({(q.ecosystem, q.name, q.version) for q in res.packages})
+                if ident in below[depth]:
+                    introduced = hist[-2 - depth][0]
                 else:
                     break
             is_owned = pkg.ecosystem not in OS_ECOSYSTEMS and _owned(pkg.path, owned)
