@@ -7,12 +7,14 @@ What identifies an artifact, best first:
 2. ``META-INF/MANIFEST.MF`` (jar specification: ``Name: value`` lines of at most 72
    bytes, continued on lines starting with one space), its main section:
    ``Implementation-*``, ``Bundle-*`` (OSGi) and ``Specification-*`` fields;
-3. the archive's file name, ``name-1.2.3.jar``.
+3. the archive's file name, ``name-1.2.3.jar`` (up to :data:`MAX_NAME` characters).
 
 Archives inside archives (``WEB-INF/lib/*.jar`` of a war, ``BOOT-INF/lib/*.jar`` of a
 Spring Boot jar, modules of an ear) are opened from memory, to a depth of
-:data:`MAX_DEPTH`, within bounds on entry count, per-entry size, compression ratio and
-total bytes inflated, so a zip bomb costs a warning, not the machine.
+:data:`MAX_DEPTH`, within bounds on entry count, per-entry size, compression ratio (of
+every entry read over 64 KiB) and total bytes inflated, nested archives and metadata each, so a zip
+bomb costs a warning, not the machine. The metadata readers take time linear in their
+input.
 """
 
 from __future__ import annotations
@@ -35,7 +37,10 @@ MAX_ENTRIES = 100_000  # entries looked at per archive
 MAX_META_BYTES = 1 * _MiB  # a pom.properties or MANIFEST.MF
 MAX_NESTED_BYTES = 256 * _MiB  # one nested archive, inflated
 MAX_TOTAL_BYTES = 512 * _MiB  # all nested archives of one file, inflated
-MAX_RATIO = 200  # inflated/compressed, for entries over 1 MiB
+MAX_META_TOTAL = 16 * _MiB  # all pom.properties and MANIFEST.MF of one file, inflated
+MAX_RATIO = 200  # inflated/compressed, for every entry read over RATIO_GRACE
+RATIO_GRACE = 64 * 1024  # (a small, repetitive text may compress that well)
+MAX_NAME = 256  # characters of a file name (no directory, no suffix) read for an identity
 _MANIFEST = "META-INF/MANIFEST.MF"
 _ZIP_ERRORS = (
     zipfile.BadZipFile,
@@ -49,13 +54,21 @@ _ZIP_ERRORS = (
     IndexError,
     KeyError,
 )
-_FILENAME = re.compile(r"^(?P<name>.+?)[-_]v?(?P<version>\d[\w.+~-]*)$")
+# A properties key: up to the first separator not escaped by a backslash (possessive, so
+# no backtracking state is kept per character)
+_KEY = re.compile(r"[^=: \t\f\\]*+(?:\\.?[^=: \t\f\\]*+)*+", re.S)
+_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.S)
+_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
+# name-1.2.3: the version is the characters ending the stem (matched on the reversed stem)
+# after the first "-" or "_", optional "v" and digit among them
+_VERSION_CHARS = re.compile(r"[\w.+~-]*")
+_VERSION_START = re.compile(r"[-_]v?\d")
 
 
 def parse_properties(text: str) -> dict[str, str]:
     """A ``java.util.Properties`` text file (the subset Maven writes, tolerantly read)."""
     out: dict[str, str] = {}
-    pending = ""
+    pending: list[str] = []  # parts of a continued line, none empty; joined once
     lines = text.splitlines()
     for n, raw in enumerate(lines):
         line = raw.lstrip(" \t\f")
@@ -63,12 +76,14 @@ def parse_properties(text: str) -> dict[str, str]:
             continue
         trailing = len(line) - len(line.rstrip("\\"))
         if trailing % 2 == 1 and n + 1 < len(lines):  # an odd count of "\" continues it
-            pending += line[:-1]
+            if len(line) > 1:
+                pending.append(line[:-1])
             continue
-        line, pending = pending + line, ""
-        i = 0
-        while i < len(line) and line[i] not in "=: \t\f":
-            i += 2 if line[i] == "\\" else 1
+        if pending:
+            pending.append(line)
+            line, pending = "".join(pending), []
+        key_match = _KEY.match(line)  # never None: the pattern matches ""
+        i = key_match.end() if key_match else 0
         key, rest = line[:i], line[i:].lstrip(" \t\f")
         if rest[:1] in ("=", ":"):
             rest = rest[1:].lstrip(" \t\f")
@@ -77,45 +92,35 @@ def parse_properties(text: str) -> dict[str, str]:
 
 
 def _unescape(text: str) -> str:
+    """``\\uXXXX``, ``\\t``, ``\\n``, ``\\r``, ``\\f`` decoded, any other ``\\c`` is ``c``; a
+    trailing ``\\`` kept. Each distinct escape is decoded once, the rest is done in C."""
     if "\\" not in text:
         return text
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if c != "\\" or i + 1 >= len(text):
-            out.append(c)
-            i += 1
-            continue
-        n = text[i + 1]
-        if n == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", text[i + 2 : i + 6]):
-            out.append(chr(int(text[i + 2 : i + 6], 16)))
-            i += 6
-            continue
-        out.append({"t": "\t", "n": "\n", "r": "\r", "f": "\f"}.get(n, n))
-        i += 2
-    return "".join(out)
+    parts = _ESCAPE.split(text)  # text, escape, text, escape, ..., text
+    escapes = parts[1::2]
+    decoded = {e: chr(int(e[1:], 16)) if len(e) == 5 else _ESCAPES.get(e, e) for e in set(escapes)}
+    parts[1::2] = map(decoded.__getitem__, escapes)
+    return "".join(parts)
 
 
 def parse_manifest(text: str) -> dict[str, str]:
     """The main section of a jar manifest; continuation lines joined."""
-    out: dict[str, str] = {}
-    key: str | None = None
+    out: dict[str, list[str]] = {}  # the parts of each value, joined once at the end
+    parts: list[str] | None = None  # the value continuation lines go to
     for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         if not line:
             if out:
                 break  # the main section ends at the first blank line
             continue
-        if line.startswith(" ") and key is not None:
-            out[key] += line[1:]
+        if line.startswith(" ") and parts is not None:
+            parts.append(line[1:])
             continue
         name, sep, value = line.partition(":")
         if not sep:
-            key = None
+            parts = None
             continue
-        key = name.strip()
-        out[key] = value[1:] if value.startswith(" ") else value
-    return {k: v.strip() for k, v in out.items()}
+        parts = out[name.strip()] = [value[1:] if value.startswith(" ") else value]
+    return {k: "".join(v).strip() for k, v in out.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,15 +138,23 @@ class _Walk:
     path: str
     warnings: list[str] = field(default_factory=list)
     found: list[_Artifact] = field(default_factory=list)
-    inflated: int = 0
+    inflated: int = 0  # nested archives
+    meta: int = 0  # pom.properties and MANIFEST.MF
 
 
 def _file_identity(name: str) -> tuple[str, str]:
+    """(name, version) from ``name-1.2.3.jar``, as ``^(.+?)[-_]v?(\\d[\\w.+~-]*)$`` would
+    match the stem, in one pass; ("", "") for a stem over :data:`MAX_NAME` characters."""
     stem = name.rsplit("/", 1)[-1]
     stem = stem[: -len(stem.rsplit(".", 1)[-1]) - 1] if "." in stem else stem
-    m = _FILENAME.match(stem)
-    if m:
-        return m.group("name"), m.group("version")
+    if len(stem) > MAX_NAME:
+        return "", ""
+    body = stem[:-1] if stem.endswith("\n") else stem  # "$" matches before a final newline
+    if "\n" not in body:  # nor may the name hold one
+        run = _VERSION_CHARS.match(body[::-1])  # never None: the pattern matches ""
+        m = _VERSION_START.search(body, max(len(body) - (run.end() if run else 0), 1))
+        if m:
+            return body[: m.start()], body[m.end() - 1 :]
     return stem, ""
 
 
@@ -192,7 +205,7 @@ def _read(
             f"{walk.path}: {where}: {info.file_size} bytes is over the {limit} read; skipped"
         )
         return None
-    if info.file_size > _MiB and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+    if info.file_size > RATIO_GRACE and info.file_size > MAX_RATIO * max(info.compress_size, 1):
         walk.warnings.append(
             f"{walk.path}: {where}: compression ratio over {MAX_RATIO} (a zip bomb?); skipped"
         )
@@ -206,6 +219,19 @@ def _read(
     if len(data) > limit:
         walk.warnings.append(f"{walk.path}: {where}: inflates past {limit} bytes; skipped")
         return None
+    return data
+
+
+def _read_meta(zf: zipfile.ZipFile, info: zipfile.ZipInfo, walk: _Walk, where: str) -> bytes | None:
+    """A pom.properties or MANIFEST.MF, within :data:`MAX_META_TOTAL` for the whole walk."""
+    if walk.meta + info.file_size > MAX_META_TOTAL:
+        walk.warnings.append(
+            f"{walk.path}: {where}: metadata inflates past {MAX_META_TOTAL} bytes in all; skipped"
+        )
+        return None
+    data = _read(zf, info, MAX_META_BYTES, walk, where)
+    if data is not None:
+        walk.meta += len(data)
     return data
 
 
@@ -238,15 +264,13 @@ def _walk_archive(data: bytes, archive: str, depth: int, walk: _Walk) -> None:
                 nested.append(info)
         manifest: dict[str, str] = {}
         if manifest_info is not None:
-            raw = _read(
-                zf, manifest_info, MAX_META_BYTES, walk, f"{archive}:{manifest_info.filename}"
-            )
+            raw = _read_meta(zf, manifest_info, walk, f"{archive}:{manifest_info.filename}")
             if raw is not None:
                 manifest = parse_manifest(raw.decode("utf-8", "replace"))
         licenses = _licenses(manifest)
         before = len(walk.found)
         for info in poms:
-            raw = _read(zf, info, MAX_META_BYTES, walk, f"{archive}:{info.filename}")
+            raw = _read_meta(zf, info, walk, f"{archive}:{info.filename}")
             if raw is None:
                 continue
             props = parse_properties(raw.decode("utf-8", "replace").lstrip("\ufeff"))
@@ -300,7 +324,7 @@ def _walk_archive(data: bytes, archive: str, depth: int, walk: _Walk) -> None:
 
 class JavaCataloger:
     name = "java"
-    version = 1
+    version = 2  # 2: every entry over 64 KiB ratio-checked, metadata budget, names capped
     max_bytes = 512 * _MiB
     wants = Wants(suffixes=tuple(_SUFFIXES))
 
