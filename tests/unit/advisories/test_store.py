@@ -291,8 +291,7 @@ def test_a_yaml_alias_bomb_is_refused_without_expanding_it(tmp_path: Path) -> No
     (d / "bomb1.yaml").write_text(_alias_bomb("BOMB-1", "database_specific"))
     (d / "bomb2.yaml").write_text(_alias_bomb("BOMB-2", "versions"))
     (d / "merge.yaml").write_text(
-        "id: M-1\nmodified: '2024-01-01T00:00:00Z'\nbase: &b {x: 1}\n"
-        "database_specific: {<<: *b}\n"
+        "id: M-1\nmodified: '2024-01-01T00:00:00Z'\nbase: &b {x: 1}\ndatabase_specific: {<<: *b}\n"
     )
     db = tmp_path / "a.db"
     (report,) = _build(db, d).values()  # (expanded, bomb1 took 9 GB and 30 s, then crashed)
