@@ -146,9 +146,11 @@ def load_ignore_file(path: Path | None, *, required: bool = False) -> IgnoreFile
         return IgnoreFile(None)
     import yaml
 
+    from customhouse.yamltree import YamlAliasError, load_without_aliases
+
     try:
-        doc = yaml.safe_load(path.read_text())
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        doc = load_without_aliases(path.read_text(), yaml.SafeLoader)  # (as yaml.safe_load)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, YamlAliasError) as e:
         raise IgnoreFileError(f"{path}: cannot read ignore file: {e}") from None
     if doc is None:
         return IgnoreFile(path)

@@ -10,6 +10,7 @@ import yaml
 
 from customhouse.dockerfile.errors import LintConfigError
 from customhouse.dockerfile.rules import RULES_BY_ID, Settings, Severity
+from customhouse.yamltree import YamlAliasError, load_without_aliases
 
 DEFAULT_NAME = ".customhouse-lint.yaml"
 _KEYS = {"trusted_registries", "allowed_namespaces", "ignore", "severity", "fail_on"}
@@ -38,7 +39,9 @@ class LintConfig:
         except OSError as e:
             raise LintConfigError(f"{name}: cannot read: {e.strerror}") from e
         try:
-            data = yaml.safe_load(text)
+            data = load_without_aliases(text, yaml.SafeLoader)  # (as yaml.safe_load)
+        except YamlAliasError as e:
+            raise LintConfigError(f"{name}: {e}") from None
         except yaml.YAMLError as e:
             raise LintConfigError(f"{name}: not valid YAML: {e}") from e
         return cls.from_mapping(data or {}, source=name)

@@ -68,6 +68,9 @@ def test_config_file_trusted_registries_namespaces_ignore_and_threshold(tmp_path
         ("trusted: [x]\n", "unknown key"),
         ("trusted_registries: docker.io\n", "list of strings"),
         ("a: [\n", "not valid YAML"),
+        # a merge key copies the anchored mapping at load time (an alias bomb)
+        ("x: &a {severity: error}\n<<: *a\n", r"a YAML alias \*a \(line 2"),
+        ("ignore: &i [DL3008]\nother: *i\n", r"alias bomb\?\): not accepted"),
     ],
 )
 def test_bad_config_is_a_typed_error(tmp_path: Path, content: str, message: str) -> None:

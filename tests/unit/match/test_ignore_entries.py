@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from customhouse.ignore import IgnoreEntry, load_ignore_file
+from customhouse.ignore import IgnoreEntry, IgnoreFileError, load_ignore_file
 
 IGNORE = """\
 vulnerabilities:
@@ -71,3 +71,11 @@ def test_entries_survive_copy_and_pickle(entries: tuple[IgnoreEntry, ...]) -> No
         for twin in (copy.copy(e), copy.deepcopy(e), pickle.loads(pickle.dumps(e))):
             assert twin.describe() == e.describe()
             assert (twin.reason, twin.expires, twin.index) == (e.reason, e.expires, e.index)
+
+
+def test_an_ignore_file_with_an_alias_is_refused(tmp_path: Path) -> None:
+    # a merge key copies the anchored mapping at load time (an alias bomb)
+    path = tmp_path / ".customhouse-ignore.yaml"
+    path.write_text("base: &b {reason: r}\nvulnerabilities:\n  - {<<: *b, id: CVE-1}\n")
+    with pytest.raises(IgnoreFileError, match=r"cannot read ignore file: a YAML alias \*b"):
+        load_ignore_file(path, required=True)
