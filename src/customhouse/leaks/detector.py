@@ -244,14 +244,65 @@ class LeakDetector:
         )
 
 
+_BUILD_ARGS = re.compile(r"\|\d+")
+_WS_RUN = re.compile(r"\s+")
+_WS = re.compile(r"\s*")
+_SHELL = re.compile(r"(?:/bin/sh|/bin/bash|sh|bash|cmd)\b")
+_ENV_ARG = re.compile(r"(?:^|#\(nop\)\s+|\s)(ENV|ARG)\s+(.*)$")
+
+
+def _build_args(text: str) -> str | None:
+    r"""Group 1 of ``^\|\d+\s+(.*?)\s+(?:/bin/sh|/bin/bash|sh|bash|cmd)\b``, in linear time.
+
+    The regex backtracks quadratically over long whitespace runs. Its first match: the
+    group starts after the whole whitespace run following the digits and ends at the first
+    later whitespace run followed by a shell word (``.`` stops it at a newline); failing
+    that, one character earlier (still inside that run), where it is empty if a shell word
+    follows the run.
+    """
+    m = _BUILD_ARGS.match(text)
+    if m is None:
+        return None
+    p0 = m.end()
+    ws = _WS.match(text, p0)
+    assert ws is not None  # \s* always matches
+    w_end = ws.end()
+    if w_end == p0:
+        return None
+    for run in _WS_RUN.finditer(text, w_end):
+        if _SHELL.match(text, run.end()):
+            return text[w_end : run.start()]
+        if "\n" in run.group():
+            break
+    if w_end - p0 >= 2 and _SHELL.match(text, w_end):
+        return ""
+    return None
+
+
+def _env_arg_from(text: str) -> int:
+    """Where ``_ENV_ARG.search`` can start without changing its answer.
+
+    ``(.*)$`` (no MULTILINE) reaches the end of the text, so the ENV/ARG word is on the last
+    line, or is followed by whitespace only up to it: its match starts at most four
+    characters before the whitespace run that ends the line before the last. Starting
+    there keeps the regex from trying every earlier line to the end (quadratic).
+    """
+    end = len(text) - 1 if text.endswith("\n") else len(text)
+    nl = text.rfind("\n", 0, end)
+    if nl < 0:
+        return 0
+    k = len(text[:nl].rstrip())  # str.isspace is the whitespace of \s in a str pattern
+    return max(0, k - 4)
+
+
 def _history_assignments(created_by: str) -> Iterator[tuple[str, str]]:
     """KEY=VALUE pairs of build args (``|2 A=1 B=2 /bin/sh -c``), ENV and ARG lines."""
     text = created_by
-    m = re.match(r"^\|\d+\s+(.*?)\s+(?:/bin/sh|/bin/bash|sh|bash|cmd)\b", text)
-    if m:
-        for km in _KV.finditer(m.group(1)):
+    args = _build_args(text)
+    if args is not None:
+        for km in _KV.finditer(args):
             yield km.group(1), km.group(2)
-    m = re.search(r"(?:^|#\(nop\)\s+|\s)(ENV|ARG)\s+(.*)$", text)
+    m = _ENV_ARG.search(text, _env_arg_from(text))
     if m:
         body = m.group(2)
         pairs = list(_KV.finditer(body))

@@ -20,6 +20,9 @@ from customhouse.leaks.rules import Rule, entropy
 CHUNK = 8 << 20
 OVERLAP = 32 << 10  # longer than any single match window
 LINE_CAP = 4096  # bytes of a line considered on each side of a keyword hit
+# A hit at least this far before the end of the rule's last searched window is skipped:
+# its match (a secret reaches far less than this past its keyword) was already searched.
+SKIP_GUARD = 3 * LINE_CAP // 4
 _PEM_BODY = re.compile(rb"[A-Za-z0-9+/=]{64,}")
 
 
@@ -188,9 +191,17 @@ class ContentScanner:
         line_no = lines_before
         counted_to = 0
         tried: set[tuple[int, int]] = set()  # (rule, window start) already searched
+        searched_to: dict[int, int] = {}  # rule -> end of its last searched window
+        # (rule, match spans) that _accept refused: the same match is refused again
+        rejected: set[tuple[int, tuple[tuple[int, int], ...]]] = set()
         for pos, ri in hits:
             if pos >= limit:
                 break
+            # Window starts and ends only grow with pos, so without this a long line (or a
+            # run of header lines for a windowed rule) would search the same bytes per hit.
+            done = searched_to.get(ri, -1)
+            if pos + SKIP_GUARD <= done:
+                continue
             line_start = buf.rfind(b"\n", max(0, pos - LINE_CAP), pos) + 1
             if line_start == 0 and pos > LINE_CAP:
                 line_start = pos - LINE_CAP
@@ -203,21 +214,30 @@ class ContentScanner:
             else:
                 nl = buf.find(b"\n", pos, pos + LINE_CAP)
                 end = nl if nl >= 0 else min(len(buf), pos + LINE_CAP)
+            if end <= done:
+                continue  # a suffix of the window already searched (clipped at a line end)
+            searched_to[ri] = end
             assert rule.regex is not None
             for m in rule.regex.finditer(buf, line_start, end):
                 start = m.start()
                 if (ri, base + start) in seen:
                     continue
+                key = (ri, m.regs)
+                if key in rejected:
+                    continue
                 found = self._accept(rule, m, buf)
                 if found is None:
+                    rejected.add(key)
                     continue
                 seen.add((ri, base + start))
                 if start >= counted_to:
                     line_no += buf.count(b"\n", counted_to, start)
                     counted_to = start
                     line = line_no + 1
-                else:  # a window that began before the last counted match
-                    line = lines_before + buf.count(b"\n", 0, start) + 1
+                else:  # a window that began before the last counted match: count back
+                    # from it (from the buffer's start, one long line of matches was
+                    # quadratic: 1 MB of URLs with credentials took 7 to 17 s)
+                    line = line_no - buf.count(b"\n", start, counted_to) + 1
                 secret, extra = found
                 yield Match(rule, base + start, line, secret, extra)
 
