@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from customhouse.dockerfile._script import Script
 from customhouse.dockerfile._shell import Command, is_shell, normalize, parse_script
@@ -324,16 +325,46 @@ def _has_fetch(script: str) -> bool:
     return any(parse_fetch(c, 0) for c in parse_script(script))
 
 
+def _pipelines(cmds: Sequence[Command]) -> dict[tuple[int, int], list[int]]:
+    """The indices of the commands of each (pipeline, depth), in order."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, cmd in enumerate(cmds):
+        groups.setdefault((cmd.pipeline, cmd.depth), []).append(i)
+    return groups
+
+
+def _piped_to_stdin(cmds: Sequence[Command]) -> set[int]:
+    """Indices of fetches printing to a pipe that a later stdin interpreter reads.
+
+    One backward pass per pipeline: a command qualifies when a later member of its
+    pipeline (same depth) at a later position runs its standard input.
+    """
+    out: set[int] = set()
+    for members in _pipelines(cmds).values():
+        if not any(cmds[j].pipe_out for j in members):
+            continue
+        latest: int | None = None  # the highest position of a later stdin interpreter
+        for j in reversed(members):
+            cmd = cmds[j]
+            if (
+                cmd.pipe_out
+                and latest is not None
+                and latest > cmd.position
+                and _fetches_stdout(cmd)
+            ):
+                out.add(j)
+            if _runs_stdin(cmd) and (latest is None or cmd.position > latest):
+                latest = cmd.position
+    return out
+
+
 def pipe_to_shell(commands: Iterable[Command]) -> Iterator[Command]:
     """Commands that run code fetched from the network without saving it first."""
     cmds = list(commands)
+    piped = _piped_to_stdin(cmds)
     for i, cmd in enumerate(cmds):
-        if cmd.pipe_out and _fetches_stdout(cmd):
-            for nxt in cmds[i + 1 :]:
-                same = nxt.pipeline == cmd.pipeline and nxt.depth == cmd.depth
-                if same and nxt.position > cmd.position and _runs_stdin(nxt):
-                    yield cmd
-                    break
+        if i in piped:
+            yield cmd
         name = cmd.name
         runner = is_shell(name) or name in {"eval", "source", "."} or name in _INTERPRETERS
         if not runner:
@@ -363,11 +394,62 @@ class Download:
     stream_consumer: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Upstream:
+    """The commands before ``cmds[index]`` in its pipeline (same depth), read lazily."""
+
+    cmds: Sequence[Command]
+    members: list[int]  # indices of the pipeline's commands, ascending
+    index: int
+
+    def __iter__(self) -> Iterator[Command]:
+        for j in self.members:
+            if j >= self.index:
+                break
+            yield self.cmds[j]
+
+
 @dataclass(slots=True)
 class StageFlow:
     """Replays one stage's downloads, checks and uses in order."""
 
     downloads: list[Download] = field(default_factory=list)
+    # every name of every download -> the downloads with that name (see _sync)
+    _by_name: dict[str, list[Download]] = field(default_factory=dict, repr=False)
+    _indexed: int = field(default=0, repr=False)
+
+    def _sync(self) -> None:
+        """Index the downloads appended since the last call."""
+        for d in self.downloads[self._indexed :]:
+            for name in d.names:
+                self._by_name.setdefault(name, []).append(d)
+        self._indexed = len(self.downloads)
+
+    def _rename(self, d: Download, names: set[str]) -> None:
+        self._sync()
+        for name in names - d.names:
+            self._by_name.setdefault(name, []).append(d)
+        d.names |= names
+
+    def _same_files(self, args: Iterable[str]) -> list[Download]:
+        """The downloads ``_same_file`` matches with any of ``args`` (each once)."""
+        self._sync()
+        if not self._by_name:
+            return []
+        bases: set[str] = set()
+        for arg in args:
+            if arg:
+                bases.update(_base(part) for part in arg.split("="))
+        hits: dict[int, Download] = {}
+        for base in bases:
+            for d in self._by_name.get(base, ()):
+                hits[id(d)] = d
+            if any(c in base for c in "*?["):
+                for name, ds in self._by_name.items():
+                    if fnmatch.fnmatchcase(name, base):
+                        for d in ds:
+                            hits[id(d)] = d
+        return list(hits.values())
 
     def unverified(self) -> list[Download]:
         return [
@@ -400,17 +482,23 @@ class StageFlow:
         if script.kind != "posix":
             return
         cmds = script.commands
+        groups = _pipelines(cmds)
+        # the next command of each command's pipeline (same depth), if any
+        following: list[Command | None] = [None] * len(cmds)
+        for members in groups.values():
+            for j, k in pairwise(members):
+                following[j] = cmds[k]
         for i, cmd in enumerate(cmds):
             line = script.line_of(cmd.offset)
             fetches = parse_fetch(cmd, line)
             if fetches:
-                self._fetched(cmd, fetches, cmds[i + 1 :])
+                self._fetched(cmd, fetches, following[i])
                 continue
-            if cmd.pipe_out and _feeds_hasher(cmd, cmds[i + 1 :]):
+            if cmd.pipe_out and _feeds_hasher(following[i]):
                 continue  # cat f | sha256sum: the hasher's own event covers it
-            self._command(cmd, cmds[:i], line)
+            self._command(cmd, _Upstream(cmds, groups[(cmd.pipeline, cmd.depth)], i), line)
 
-    def _fetched(self, cmd: Command, fetches: list[Fetch], after: tuple[Command, ...]) -> None:
+    def _fetched(self, cmd: Command, fetches: list[Fetch], consumer: Command | None) -> None:
         for fetch in fetches:
             if not is_remote(fetch.url) and "$" not in fetch.url:
                 continue
@@ -423,9 +511,6 @@ class StageFlow:
                 continue
             if not cmd.pipe_out:
                 continue  # printed or captured: data, not a payload
-            consumer = next(
-                (c for c in after if c.pipeline == cmd.pipeline and c.depth == cmd.depth), None
-            )
             if consumer is None or _runs_stdin(consumer):
                 continue  # pipe to a shell: its own rule
             if _is_key_use(consumer):
@@ -444,7 +529,8 @@ class StageFlow:
     def _pending(self) -> list[Download]:
         return [d for d in self.downloads if not d.verified and d.names]
 
-    def _command(self, cmd: Command, before: tuple[Command, ...], line: int) -> None:
+    def _command(self, cmd: Command, before: Iterable[Command], line: int) -> None:
+        """``before``: the earlier commands of ``cmd``'s pipeline (same depth)."""
         name = cmd.name
         if not name and not cmd.redirects:
             return
@@ -463,10 +549,9 @@ class StageFlow:
             return
         if name in {"mv", "cp", "install", "ln"}:
             paths = [a for a in cmd.args if not a.startswith("-")]
-            if len(paths) >= 2:
-                for d in self.downloads:
-                    if any(_same_file(d, p) for p in paths[:-1]) and not paths[-1].endswith("/"):
-                        d.names |= _names(paths[-1])
+            if len(paths) >= 2 and not paths[-1].endswith("/"):
+                for d in self._same_files(paths[:-1]):
+                    self._rename(d, _names(paths[-1]))
             if name != "install":
                 return
         if name in _NOT_USE:
@@ -474,14 +559,13 @@ class StageFlow:
         args = [*cmd.args, *_redirect_sources(cmd)]
         if cmd.argv:
             args.append(cmd.argv[0].value)
-        for d in self.downloads:
+        for d in self._same_files(args):
             if d.verified or d.used_at is not None or d.trust or not d.names:
                 continue
-            if any(_same_file(d, a) for a in args):
-                d.used_at = line
-                d.used_by = name or "<"
+            d.used_at = line
+            d.used_by = name or "<"
 
-    def _verification(self, cmd: Command, before: tuple[Command, ...]) -> list[str] | None:
+    def _verification(self, cmd: Command, before: Iterable[Command]) -> list[str] | None:
         """Texts naming what ``cmd`` verifies, or None if it verifies nothing."""
         name = cmd.name
         args = list(cmd.args)
@@ -671,8 +755,7 @@ def _openssl_hash(cmd: Command) -> bool:
     )
 
 
-def _feeds_hasher(cmd: Command, after: tuple[Command, ...]) -> bool:
-    nxt = next((c for c in after if c.pipeline == cmd.pipeline and c.depth == cmd.depth), None)
+def _feeds_hasher(nxt: Command | None) -> bool:
     return nxt is not None and (nxt.name in _HASHERS or _openssl_hash(nxt))
 
 
@@ -685,7 +768,7 @@ def _specific(cmd: Command) -> bool:
     return True
 
 
-def _upstream_text(cmd: Command, before: tuple[Command, ...]) -> list[str]:
+def _upstream_text(cmd: Command, before: Iterable[Command]) -> list[str]:
     texts: list[str] = []
     for c in before:
         if c.pipeline == cmd.pipeline and c.depth == cmd.depth and c.position < cmd.position:

@@ -100,7 +100,13 @@ class _Tok:
 
 
 def _scan_balanced(s: str, i: int, open_ch: str, close_ch: str) -> int:
-    """Index just past the ``close_ch`` matching an ``open_ch`` before ``i``."""
+    """Index just past the ``close_ch`` matching an ``open_ch`` before ``i``.
+
+    A ``$(`` inside double quotes opens a nested scan; the enclosing scans wait on an
+    explicit stack rather than the Python stack, so hostile nesting cannot overflow it.
+    An unbalanced string scans to its end (``len(s)``).
+    """
+    stack: list[tuple[int, str | None, str, str]] = []
     depth = 1
     quote: str | None = None
     n = len(s)
@@ -115,7 +121,10 @@ def _scan_balanced(s: str, i: int, open_ch: str, close_ch: str) -> int:
             if ch == '"':
                 quote = None
             elif ch == "$" and s.startswith("$(", i):
-                i = _scan_balanced(s, i + 2, "(", ")") - 1
+                stack.append((depth, quote, open_ch, close_ch))
+                depth, quote, open_ch, close_ch = 1, None, "(", ")"
+                i += 2
+                continue
         elif ch in "'\"":
             quote = ch
         elif ch == open_ch:
@@ -123,7 +132,9 @@ def _scan_balanced(s: str, i: int, open_ch: str, close_ch: str) -> int:
         elif ch == close_ch:
             depth -= 1
             if depth == 0:
-                return i + 1
+                if not stack:
+                    return i + 1
+                depth, quote, open_ch, close_ch = stack.pop()
         i += 1
     return n
 

@@ -122,6 +122,12 @@ def lint_history(
     return _apply(ctx, config, [r for r in RULES if r.history])
 
 
+# ``key=value`` pairs of a history ENV/LABEL, as ``(\S+?)=("(?:[^"\\]|\\.)*"|\S*)`` finds
+# them; the second branch swallows a run with no ``=`` in one step, where that pattern
+# retried it from each of its characters (quadratic in a long token)
+_HISTORY_PAIR = re.compile(r'(\S[^\s=]*)=("(?:[^"\\]|\\.)*"|\S*)|\S[^\s=]*')
+
+
 def _history_instruction(entry: str, index: int) -> Iterable[Instruction]:
     text = entry.strip()
     if text.endswith(_BUILDKIT_SUFFIX):
@@ -146,8 +152,9 @@ def _history_instruction(entry: str, index: int) -> Iterable[Instruction]:
     rest = rest.strip()
     if keyword in {"ENV", "LABEL"}:
         args: list[str] = []
-        for pair in re.findall(r'(\S+?)=("(?:[^"\\]|\\.)*"|\S*)', rest):
-            args.extend(pair)
+        for m in _HISTORY_PAIR.finditer(rest):
+            if m.group(1) is not None:
+                args.extend(m.group(1, 2))
         yield Instruction(keyword, tuple(args), (), False, text, index, index)
     elif keyword == "EXPOSE":
         ports = re.findall(r"(\d+(?:-\d+)?/\w+|\d+)", rest)
