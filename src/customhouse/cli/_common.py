@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -13,6 +13,7 @@ from typing import IO, TYPE_CHECKING, Any
 from customhouse.errors import StorageError, UsageError
 
 if TYPE_CHECKING:
+    from customhouse.advisories.store import SourceInfo
     from customhouse.cli._args import CommandParser
     from customhouse.oci.model import Platform
 
@@ -116,14 +117,16 @@ def format_age(seconds: float | None) -> str:
     return f"{seconds / 86400:.1f}d"
 
 
-def stale_warnings(sources: Any, limit: float, max_age: str, flag: str, now: float) -> list[str]:
-    """A warning for each advisory source (``SourceInfo``) fetched more than ``limit``
-    seconds ago: advisories published since are missing from it."""
-    out = []
+def stale_warnings(
+    sources: Iterable[SourceInfo], limit: float, max_age: str, flag: str, now: float
+) -> dict[str, str]:
+    """A warning for each advisory source fetched more than ``limit`` seconds ago (by
+    its name): advisories published since are missing from it."""
+    out = {}
     for s in sources:
         age = source_age(s.fetched_at, now)
         if age is not None and age > limit:
-            out.append(
+            out[s.name] = (
                 f"advisory source {s.name} was fetched {format_age(age)} ago, more than "
                 f"{flag} {max_age}: newer advisories are missing; run 'customhouse db update'"
             )

@@ -76,10 +76,7 @@ def _import(args: Namespace) -> int:
         reports = import_paths(builder, list(paths))
         skipped = [s for r in reports.values() for s in r.skipped]
         if strict and skipped:  # raised inside: the builder drops the new database
-            for s in skipped[:20]:
-                _err(f"  skipped: {s}")
-            if len(skipped) > 20:
-                _err(f"  ... and {len(skipped) - 20} more skipped")
+            _err_skipped(skipped, 20)
             raise InputError(
                 f"--strict: {len(skipped)} item{'s' if len(skipped) > 1 else ''} skipped "
                 f"(first: {skipped[0]}); "
@@ -104,10 +101,7 @@ def _import(args: Namespace) -> int:
     for name, r in reports.items():
         kinds = ", ".join(f"{v} {k}" for k, v in r.by_kind.items())
         _out(f"{name}: {r.files} files, {r.records} records stored ({kinds})")
-        for s in r.skipped[:20]:
-            _err(f"  skipped: {s}")
-        if len(r.skipped) > 20:
-            _err(f"  ... and {len(r.skipped) - 20} more skipped (see --format json)")
+        _err_skipped(r.skipped, 20, " (see --format json)")
     _out(f"database: {path}")
     return 0
 
@@ -133,11 +127,9 @@ def _status(args: Namespace) -> int:
         ecosystems = store.ecosystems()
     now = time.time()
     rows: list[dict[str, Any]] = []
-    stale = []
+    stale = stale_warnings(sources, limit, max_age, "--max-age", now)
     for s in sources:
         age = source_age(s.fetched_at, now)
-        if age is not None and age > limit:
-            stale.append(s.name)
         rows.append(
             {
                 "name": s.name,
@@ -157,7 +149,7 @@ def _status(args: Namespace) -> int:
         **counts,
         "ecosystems": ecosystems,
         "sources": rows,
-        "stale_sources": stale,
+        "stale_sources": list(stale),
     }
     if fmt == "json":
         dump_json(info)
@@ -172,7 +164,7 @@ def _status(args: Namespace) -> int:
             _out(
                 f"  {r['name']}: {r['records']} records, fetched {r['fetched_at']} ({shown_age} ago)"
             )
-    for line in stale_warnings(sources, limit, max_age, "--max-age", now):
+    for line in stale.values():
         _err(f"customhouse: warning: {line}")
     return 0
 
@@ -393,10 +385,7 @@ def _update(args: Namespace) -> int:
             else f"{r.mode}: {r.written} written, {r.deleted} deleted"
         )
         _out(f"{r.source}: {r.records} records ({change})")
-        for s in r.skipped[:10]:
-            _err(f"  skipped: {s}")
-        if len(r.skipped) > 10:
-            _err(f"  ... and {len(r.skipped) - 10} more skipped (see --format json)")
+        _err_skipped(r.skipped, 10, " (see --format json)")
     _out(f"database: {path}")
     return 0
 
@@ -460,6 +449,14 @@ def _out(line: str) -> None:
 
 def _err(line: str) -> None:
     sys.stderr.write(line + "\n")
+
+
+def _err_skipped(skipped: list[str], shown: int, more: str = "") -> None:
+    """The first ``shown`` skipped items on stderr, and how many more there are."""
+    for s in skipped[:shown]:
+        _err(f"  skipped: {s}")
+    if len(skipped) > shown:
+        _err(f"  ... and {len(skipped) - shown} more skipped{more}")
 
 
 _Build = Callable[["CommandParser"], None]

@@ -202,7 +202,8 @@ def run(args: Namespace) -> int:
         store = AdvisoryStore(resolve_db_path(db_path))
         meta = store.meta()
         sources = store.sources()
-        db_warnings = stale_warnings(sources, max_age_seconds, max_age, "--db-max-age", time.time())
+        stale = stale_warnings(sources, max_age_seconds, max_age, "--db-max-age", time.time())
+        db_warnings = list(stale.values())
         if not any(s.record_count for s in sources):  # a clean result would mean nothing
             db_warnings.append(f"the advisory database {store.path} holds no advisories")
         for line in db_warnings:  # (said first: a scan of many images takes a while)
