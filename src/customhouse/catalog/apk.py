@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from customhouse.catalog._problems import Problems, numbered_lines
 from customhouse.catalog.interface import APK, FileResult, Package, Wants
 from customhouse.catalog.purl import PurlError, purl
+from customhouse.limits import DEFAULT_LIMITS
 
 __all__ = ["ApkCataloger"]
 
@@ -40,7 +41,7 @@ class _Record:
         self.dir: str | None = None
 
 
-_MAX_PATH = 4096  # (PATH_MAX: no file in a layer has a longer path)
+_MAX_PATH = DEFAULT_LIMITS.max_path_bytes  # (no file in a layer has a longer path)
 
 
 def _records(data: bytes, problems: Problems) -> list[_Record]:

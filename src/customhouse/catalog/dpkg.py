@@ -98,7 +98,7 @@ def _parse_stanzas(data: bytes, problems: Problems) -> list[_Stanza]:
     last: list[str] | None = None
 
     def joined() -> dict[str, str]:
-        return {k: v[0] if len(v) == 1 else "\n".join(v) for k, v in fields.items()}
+        return {k: "\n".join(v) for k, v in fields.items()}
 
     for n, line in _lines(data, problems):
         if not line.strip():

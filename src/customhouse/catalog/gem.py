@@ -152,11 +152,8 @@ def parse_gemspec(text: str) -> GemSpec:
             continue
         if attr in ("license", "licenses"):
             items = [value] if isinstance(value, str) else value
-            known = set(spec.licenses)  # (a list's own repeats: O(1) each)
-            for x in items:
-                if x and x not in known:
-                    known.add(x)
-                    spec.licenses.append(x)
+            # in order, without repeats (a dict: a hostile list's repeats cost O(1) each)
+            spec.licenses = list(dict.fromkeys([*spec.licenses, *filter(None, items)]))
         elif isinstance(value, str):
             setattr(spec, attr, value)
     if stub is not None:
