@@ -432,7 +432,8 @@ class StageFlow:
         d.names |= names
 
     def _same_files(self, args: Iterable[str]) -> list[Download]:
-        """The downloads ``_same_file`` matches with any of ``args`` (each once)."""
+        """The downloads one of ``args`` names (each once): by base name, a part of
+        ``a=b`` included, or as a glob of base names."""
         self._sync()
         if not self._by_name:
             return []
@@ -631,19 +632,17 @@ class StageFlow:
             )
             if m:
                 target = m.group(1).strip("'\"()")
-                for d in self._pending():
-                    if _same_file(d, target):
-                        d.verified = True
+                for d in self._same_files([target]):
+                    d.verified = True
                 continue
             if re.match(r"\s*(Remove-Item|Write-Host|Test-Path|rm|del)\b", stmt, re.I):
                 continue
             words = [w.strip("'\"(),") for w in re.split(r"[\s,=]+", stmt)]
-            for d in self.downloads:
+            for d in self._same_files(words):
                 if d.verified or d.used_at is not None or d.trust:
                     continue
-                if any(_same_file(d, w) for w in words if w):
-                    d.used_at = line
-                    d.used_by = words[0] if words else "?"
+                d.used_at = line
+                d.used_by = words[0] if words else "?"
 
 
 def _ps_statements(text: str) -> Iterator[tuple[str, int]]:
@@ -720,19 +719,6 @@ def _names(path: str) -> set[str]:
 def _opaque(path: str) -> bool:
     """A name that is only a variable (``$f``, ``${1}``): we cannot follow it."""
     return bool(re.fullmatch(r"\$\{?[A-Za-z0-9_@*#?]+\}?", _base(path))) or not _base(path)
-
-
-def _same_file(d: Download, arg: str) -> bool:
-    if not arg:
-        return False
-    for part in arg.split("="):
-        base = _base(part)
-        for name in d.names:
-            if base == name:
-                return True
-            if any(c in base for c in "*?[") and fnmatch.fnmatchcase(name, base):
-                return True
-    return False
 
 
 def _mentions_any(d: Download, texts: Iterable[str]) -> bool:
